@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// The command line (CLI11) -> MachineConfig. No I/O beyond printing help and errors.
+#pragma once
+
+#include <string>
+#include <variant>
+
+#include <spdlog/common.h>
+
+#include "vmm/machine_config.h"
+
+namespace vmm {
+
+struct RunCommand {
+    MachineConfig config;
+    spdlog::level::level_enum log_level = spdlog::level::info;
+};
+
+/// Either a command to carry out, or the exit status to end with now (help printed: 0; bad
+/// usage, message printed to stderr: 64).
+using ParsedCommandLine = std::variant<RunCommand, int>;
+
+ParsedCommandLine parse_command_line(int argc, char const* const* argv);
+
+/// "stdio", "none" or "file:PATH".
+Result<ConsoleConfig> parse_console(std::string const& text);
+
+}  // namespace vmm

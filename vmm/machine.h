@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+// Machine: owns everything of one running VM (KVM objects, memory, buses, devices, vCPU
+// threads, the event loop) and runs it to its exit status.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "devices/legacy/serial_8250.h"
+#include "vmm/base/bus.h"
+#include "vmm/base/event_fd.h"
+#include "vmm/base/irq_line.h"
+#include "vmm/event_loop.h"
+#include "vmm/exit_status.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/kvm/vm.h"
+#include "vmm/machine_config.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/vcpu_thread.h"
+
+namespace vmm {
+
+/// An IrqLine backed by a KVM irqfd: trigger() is one eventfd write.
+class EventFdIrq final : public IrqLine {
+public:
+    explicit EventFdIrq(EventFd event) : m_event(std::move(event)) {}
+    void trigger() override { m_event.signal(); }
+    EventFd const& event() const { return m_event; }
+
+private:
+    EventFd m_event;
+};
+
+class Machine {
+public:
+    Machine(MachineConfig config, kvm::Kvm kvm, kvm::Vm vm, GuestMemory memory, ExitRequest exit,
+            std::unique_ptr<EventLoop> loop);
+    Machine(Machine const&) = delete;
+    Machine& operator=(Machine const&) = delete;
+    ~Machine();
+
+    /// Starts the vCPUs and serves events until the machine ends; returns the exit status.
+    /// Signals SIGINT and SIGTERM must already be blocked in the calling thread.
+    Result<int> run();
+
+    MachineConfig const& config() const { return m_config; }
+    kvm::Kvm& kvm() { return m_kvm; }
+    kvm::Vm& vm() { return m_vm; }
+    GuestMemory& memory() { return m_memory; }
+    Bus& pio_bus() { return m_pio_bus; }
+    Bus& mmio_bus() { return m_mmio_bus; }
+    ExitRequest& exit_request() { return m_exit; }
+    EventLoop& loop() { return *m_loop; }
+
+    void set_console_output(UniqueFd owned, int fd) {
+        m_console_file = std::move(owned);
+        m_console_fd = fd;
+    }
+    int console_fd() const { return m_console_fd; }
+    void set_serial(std::shared_ptr<devices::Serial8250> serial,
+                    std::unique_ptr<EventFdIrq> irq) {
+        m_serial = std::move(serial);
+        m_serial_irq = std::move(irq);
+    }
+    void add_device(std::shared_ptr<BusDevice> device) { m_devices.push_back(std::move(device)); }
+    void add_vcpu(kvm::Vcpu vcpu);
+
+private:
+    Result<void> watch_signals();
+    Result<void> attach_console_input();
+    void stop_vcpus();
+
+    MachineConfig m_config;
+    kvm::Kvm m_kvm;
+    kvm::Vm m_vm;
+    GuestMemory m_memory;
+    ExitRequest m_exit;
+    std::unique_ptr<EventLoop> m_loop;
+    Bus m_pio_bus;
+    Bus m_mmio_bus;
+    UniqueFd m_console_file;
+    int m_console_fd = -1;
+    std::shared_ptr<devices::Serial8250> m_serial;
+    std::unique_ptr<EventFdIrq> m_serial_irq;
+    std::vector<std::shared_ptr<BusDevice>> m_devices;
+    std::vector<std::unique_ptr<VcpuThread>> m_vcpus;
+    UniqueFd m_signal_fd;
+    std::unique_ptr<class ConsoleInput> m_console_input;
+};
+
+}  // namespace vmm

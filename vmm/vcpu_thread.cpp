@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// The vCPU run loop.
+#include "vmm/vcpu_thread.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+
+#include "vmm/base/log.h"
+
+namespace vmm {
+
+namespace {
+LogOnce g_unmapped_pio_log;
+LogOnce g_unmapped_mmio_log;
+
+std::string format_registers(kvm_regs const& r, kvm_sregs const& s) {
+    return fmt::format(
+        "rip={:#018x} rsp={:#018x} rflags={:#010x}\n"
+        "rax={:#018x} rbx={:#018x} rcx={:#018x} rdx={:#018x}\n"
+        "rsi={:#018x} rdi={:#018x} rbp={:#018x} r8={:#018x}\n"
+        "r9={:#018x} r10={:#018x} r11={:#018x} r12={:#018x}\n"
+        "r13={:#018x} r14={:#018x} r15={:#018x}\n"
+        "cs={:#06x} base={:#x} l={} db={} cr0={:#x} cr3={:#x} cr4={:#x} efer={:#x}",
+        r.rip, r.rsp, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10,
+        r.r11, r.r12, r.r13, r.r14, r.r15, s.cs.selector, s.cs.base, s.cs.l, s.cs.db, s.cr0, s.cr3,
+        s.cr4, s.efer);
+}
+}  // namespace
+
+int VcpuThread::kick_signal() { return SIGUSR1; }
+
+void VcpuThread::install_kick_handler() {
+    struct sigaction action {};
+    action.sa_handler = [](int) {};  // only interrupts KVM_RUN; no SA_RESTART
+    sigemptyset(&action.sa_mask);
+    ::sigaction(kick_signal(), &action, nullptr);
+}
+
+void VcpuThread::start() {
+    m_thread = std::thread([this] { run_loop(); });
+}
+
+void VcpuThread::stop_and_join() {
+    m_stop.store(true, std::memory_order_release);
+    m_vcpu.set_immediate_exit(true);
+    if (m_thread.joinable()) {
+        ::pthread_kill(m_thread.native_handle(), kick_signal());
+        m_thread.join();
+    }
+}
+
+void VcpuThread::run_loop() noexcept {
+    sigset_t kick;
+    sigemptyset(&kick);
+    sigaddset(&kick, kick_signal());
+    ::pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+    while (!m_stop.load(std::memory_order_acquire)) {
+        auto exit = m_vcpu.run();
+        if (!exit) {
+            m_context.exit.request(exit_status::kHostError, exit.error().message());
+            return;
+        }
+        if (!handle(*exit)) return;
+    }
+}
+
+bool VcpuThread::handle(kvm::VcpuExit& exit) {
+    using namespace kvm::exit;
+    return std::visit(
+        [this](auto& e) -> bool {
+            using T = std::decay_t<decltype(e)>;
+            if constexpr (std::is_same_v<T, IoIn>) {
+                // String I/O: count elements of `size` bytes, each its own access.
+                for (size_t at = 0; e.size > 0 && at + e.size <= e.data.size(); at += e.size) {
+                    auto element = e.data.subspan(at, e.size);
+                    if (!m_context.pio_bus.read(e.port, element)) {
+                        std::ranges::fill(element, uint8_t{0xff});  // an absent ISA device
+                        if (g_unmapped_pio_log.first())
+                            spdlog::debug("guest read unmapped port {:#x} (further ones not logged)",
+                                          e.port);
+                    }
+                }
+                return true;
+            } else if constexpr (std::is_same_v<T, IoOut>) {
+                for (size_t at = 0; e.size > 0 && at + e.size <= e.data.size(); at += e.size) {
+                    if (!m_context.pio_bus.write(e.port, e.data.subspan(at, e.size)) &&
+                        g_unmapped_pio_log.first())
+                        spdlog::debug("guest wrote unmapped port {:#x} (further ones not logged)",
+                                      e.port);
+                }
+                return true;
+            } else if constexpr (std::is_same_v<T, MmioRead>) {
+                if (!m_context.mmio_bus.read(e.address, e.data)) {
+                    std::ranges::fill(e.data, uint8_t{0});
+                    if (g_unmapped_mmio_log.first())
+                        spdlog::debug("guest read unmapped MMIO {:#x} (further ones not logged)",
+                                      e.address);
+                }
+                return true;
+            } else if constexpr (std::is_same_v<T, MmioWrite>) {
+                if (!m_context.mmio_bus.write(e.address, e.data) && g_unmapped_mmio_log.first())
+                    spdlog::debug("guest wrote unmapped MMIO {:#x} (further ones not logged)",
+                                  e.address);
+                return true;
+            } else if constexpr (std::is_same_v<T, Interrupted>) {
+                return true;  // the loop condition checks the stop flag
+            } else if constexpr (std::is_same_v<T, Hlt>) {
+                // With the in-kernel irqchip KVM handles HLT itself; seeing it means the guest
+                // halted for good.
+                m_context.exit.request(exit_status::kGuestReset, "the guest halted");
+                return false;
+            } else if constexpr (std::is_same_v<T, Shutdown>) {
+                report_crash("triple fault (KVM_EXIT_SHUTDOWN)");
+                return false;
+            } else if constexpr (std::is_same_v<T, SystemEvent>) {
+                if (e.type == KVM_SYSTEM_EVENT_CRASH) {
+                    report_crash("guest crash event");
+                } else {
+                    m_context.exit.request(exit_status::kGuestReset,
+                                           fmt::format("guest system event {}", e.type));
+                }
+                return false;
+            } else if constexpr (std::is_same_v<T, FailEntry>) {
+                report_crash(fmt::format("VM entry failed, hardware reason {:#x}", e.reason));
+                return false;
+            } else if constexpr (std::is_same_v<T, InternalError>) {
+                report_crash(fmt::format("KVM internal error, suberror {}{}", e.suberror,
+                                         e.suberror == KVM_INTERNAL_ERROR_EMULATION
+                                             ? " (instruction emulation failed)"
+                                             : ""));
+                return false;
+            } else {
+                static_assert(std::is_same_v<T, Unknown>);
+                m_context.exit.request(exit_status::kHostError,
+                                       fmt::format("unexpected KVM exit reason {}", e.reason));
+                return false;
+            }
+        },
+        exit);
+}
+
+void VcpuThread::report_crash(std::string_view what) {
+    std::string details;
+    auto regs = m_vcpu.regs();
+    auto sregs = m_vcpu.sregs();
+    if (regs && sregs) {
+        details = format_registers(*regs, *sregs);
+        // The instruction bytes at rip, through the guest's own address translation.
+        uint64_t const linear = sregs->cs.base + regs->rip;
+        auto translation = m_vcpu.translate(linear);
+        uint8_t bytes[16] = {};
+        if (translation && translation->valid &&
+            m_context.memory.read(GuestAddress{translation->physical_address}, bytes)) {
+            details += "\ncode at rip:";
+            for (uint8_t b : bytes) details += fmt::format(" {:02x}", b);
+        } else {
+            details += "\ncode at rip: (not in guest RAM)";
+        }
+    }
+    spdlog::error("vCPU {}: guest crashed: {}\n{}", m_vcpu.id(), what, details);
+    m_context.exit.request(exit_status::kGuestCrashed,
+                           fmt::format("guest crashed on vCPU {}: {}", m_vcpu.id(), what));
+}
+
+}  // namespace vmm
