@@ -164,7 +164,7 @@ Result<std::unique_ptr<Machine>> build_machine(MachineConfig const& config,
     TRY(validate_config(config));
     LoadedGuest guest = TRY(load_guest(config));
 
-    auto kvm = TRY(kvm::Kvm::open());
+    auto kvm = TRY(kvm::Kvm::open(config.kvm_device.c_str()));
     if (config.vcpus > static_cast<uint32_t>(kvm.max_vcpus()))
         return fail(ErrorKind::Usage, fmt::format("--cpus {}: this host's KVM allows at most {}",
                                                   config.vcpus, kvm.max_vcpus()));

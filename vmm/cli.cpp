@@ -52,6 +52,8 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
         ->capture_default_str();
     run->add_flag("--boot-timer", command.config.boot_timer,
                   "Log the time from wisp's start to the guest writing 123 to MMIO 0xd0000000");
+    run->add_option("--kvm-device", command.config.kvm_device, "The KVM device node")
+        ->capture_default_str();
     run->add_option("--log-level", log_level,
                     "trace, debug, info, warn, error or off (Firecracker's names work too)")
         ->capture_default_str();
@@ -62,6 +64,8 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
                      message.c_str());
         return exit_status::kUsage;
     };
+    if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run")
+        return usage_error(fmt::format("unknown command '{}': the command is 'wisp run'", argv[1]));
     try {
         app.parse(argc, argv);
     } catch (CLI::CallForHelp const& e) {

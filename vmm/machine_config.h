@@ -29,6 +29,7 @@ struct MachineConfig {
     uint64_t memory = 128_MiB;
     ConsoleConfig console;
     bool boot_timer = false;
+    std::string kvm_device = "/dev/kvm";
 };
 
 }  // namespace vmm

@@ -26,3 +26,5 @@ pvh_start:
 stack:
     .skip 16384
 stack_top:
+
+    .section .note.GNU-stack, "", @progbits

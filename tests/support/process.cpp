@@ -12,9 +12,10 @@
 
 namespace vmm::test {
 
-ProcessResult run_process(std::vector<std::string> const& argv,
-                          std::optional<std::string> const& input,
-                          std::chrono::milliseconds timeout) {
+ProcessResult run_process(std::vector<std::string> const& argv, ProcessOptions const& options) {
+    auto const& input = options.input;
+    auto const timeout = options.timeout;
+    bool signalled = false;
     ProcessResult result;
     int in_pipe[2], out_pipe[2], err_pipe[2];
     if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC))
@@ -74,6 +75,11 @@ ProcessResult run_process(std::vector<std::string> const& argv,
                 continue;
             }
             (i == 0 ? result.out : result.err).append(buffer, static_cast<size_t>(got));
+        }
+        if (!signalled && options.signal_when_output &&
+            result.out.find(*options.signal_when_output) != std::string::npos) {
+            ::kill(pid, options.signal);
+            signalled = true;
         }
     }
     for (auto& f : fds)

@@ -16,10 +16,21 @@ struct ProcessResult {
     std::string err;
 };
 
-/// Runs argv[0] with argv; writes `input` to its stdin then closes it (stdin is /dev/null
-/// when input is nullopt). Kills it with SIGKILL after `timeout`.
-ProcessResult run_process(std::vector<std::string> const& argv,
-                          std::optional<std::string> const& input = std::nullopt,
-                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+struct ProcessOptions {
+    std::optional<std::string> input;  // written to stdin, then closed; nullopt: /dev/null
+    /// Once stdout contains this text, send `signal` to the process (event-driven, no sleeps).
+    std::optional<std::string> signal_when_output;
+    int signal = 0;
+    std::chrono::milliseconds timeout = std::chrono::seconds(60);  // then SIGKILL
+};
+
+ProcessResult run_process(std::vector<std::string> const& argv, ProcessOptions const& options);
+
+inline ProcessResult run_process(std::vector<std::string> const& argv,
+                                 std::optional<std::string> const& input = std::nullopt) {
+    ProcessOptions options;
+    options.input = input;
+    return run_process(argv, options);
+}
 
 }  // namespace vmm::test

@@ -43,6 +43,10 @@ Result<Kvm> Kvm::open(char const* path) {
     }
     UniqueFd fd(raw);
     int version = ::ioctl(fd.get(), KVM_GET_API_VERSION, 0);
+    if (version < 0)
+        return std::unexpected(Error::from_errno(
+            fmt::format("{} is not a KVM device (KVM_GET_API_VERSION failed)", path), errno,
+            ErrorKind::Unavailable));
     if (version != KVM_API_VERSION)
         return fail(ErrorKind::Unavailable,
                     fmt::format("{} speaks KVM API version {}, wisp needs {}", path, version,

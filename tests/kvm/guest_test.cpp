@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: Apache-2.0
+// Freestanding test guests run by the real wisp binary on KVM: console output, exit statuses,
+// boot information, console input, crashes and the boot timer.
+#include <signal.h>
+
+#include <random>
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_file.h"
+
+using vmm::test::ProcessOptions;
+using vmm::test::ProcessResult;
+using vmm::test::read_file;
+using vmm::test::run_process;
+using vmm::test::TempDir;
+
+namespace {
+
+std::string guest(char const* name) { return std::string(WISP_GUEST_DIR) + "/" + name + ".elf"; }
+
+ProcessResult wisp(std::vector<std::string> args, ProcessOptions options = {}) {
+    args.insert(args.begin(), WISP_BINARY);
+    auto r = run_process(args, options);
+    INFO("stdout: " << r.out);
+    INFO("stderr: " << r.err);
+    CHECK_FALSE(r.timed_out);
+    return r;
+}
+
+uint32_t fnv1a(std::vector<uint8_t> const& data) {
+    uint32_t hash = 2166136261u;
+    for (uint8_t b : data) hash = (hash ^ b) * 16777619u;
+    return hash;
+}
+
+}  // namespace
+
+TEST_CASE("A guest greets through the serial port and exits with status 0", "[kvm][serial]") {
+    auto r = wisp({"run", "--kernel", guest("hello")});
+    CHECK(r.out == "Hello from a wisp guest!\n");
+    CHECK(r.status == 0);
+}
+
+TEST_CASE("The exit device ends wisp with the guest's chosen status", "[kvm][exit]") {
+    for (int status : {1, 7, 42, 255}) {
+        auto r = wisp({"run", "--kernel", guest("hello"), "--cmdline",
+                       "status=" + std::to_string(status)});
+        CHECK(r.status == status);
+        CHECK(r.out == "Hello from a wisp guest!\n");
+    }
+}
+
+TEST_CASE("The guest finds the command line, memory map and initrd it was given", "[kvm][pvh]") {
+    TempDir dir;
+    std::vector<uint8_t> initrd(10000);
+    std::mt19937 rng(7);
+    for (auto& b : initrd) b = static_cast<uint8_t>(rng());
+    auto initrd_path = dir.write("initrd", initrd);
+    auto r = wisp({"run", "--kernel", guest("bootinfo"), "--memory", "64M", "--cmdline",
+                   "console=ttyS0 wisp.test=bootinfo", "--initrd", initrd_path});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("start_info: 0x6000\n") != std::string::npos);
+    CHECK(r.out.find("magic: 0x336ec578\n") != std::string::npos);
+    CHECK(r.out.find("version: 1\n") != std::string::npos);
+    CHECK(r.out.find("cmdline: console=ttyS0 wisp.test=bootinfo\n") != std::string::npos);
+    CHECK(r.out.find("memmap_entries: 3\n") != std::string::npos);
+    CHECK(r.out.find("memmap: 0x0 0x9fc00 1\n") != std::string::npos);
+    CHECK(r.out.find("memmap: 0x9fc00 0x60400 2\n") != std::string::npos);
+    CHECK(r.out.find("memmap: 0x100000 0x3f00000 1\n") != std::string::npos);
+    CHECK(r.out.find("modules: 1\n") != std::string::npos);
+    std::smatch m;
+    std::regex const module_line("module: 0x([0-9a-f]+) 0x([0-9a-f]+) fnv1a 0x([0-9a-f]+)\n");
+    REQUIRE(std::regex_search(r.out, m, module_line));
+    uint64_t const address = std::stoull(m[1], nullptr, 16);
+    CHECK(address % 4096 == 0);
+    CHECK(address >= 0x100000);
+    CHECK(address + initrd.size() <= (64u << 20));
+    CHECK(std::stoull(m[2], nullptr, 16) == initrd.size());
+    CHECK(std::stoul(m[3], nullptr, 16) == fnv1a(initrd));
+    CHECK(read_file(initrd_path) == initrd);
+}
+
+TEST_CASE("Without an initrd the guest sees no module", "[kvm][pvh]") {
+    auto r = wisp({"run", "--kernel", guest("bootinfo")});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("modules: 0\n") != std::string::npos);
+    CHECK(r.out.find("cmdline: console=ttyS0 reboot=k panic=1\n") != std::string::npos);
+}
+
+TEST_CASE("Console input on stdin reaches the guest's UART", "[kvm][serial]") {
+    auto r = wisp({"run", "--kernel", guest("echo")},
+                  ProcessOptions{.input = std::string("ping pong\n") + '\x04'});
+    CHECK(r.out == "echo ready\nping pong\n");
+    CHECK(r.status == 42);
+}
+
+TEST_CASE("Ctrl-A Ctrl-A sends one Ctrl-A to the guest", "[kvm][serial]") {
+    auto r = wisp({"run", "--kernel", guest("echo")},
+                  ProcessOptions{.input = std::string("a\x01\x01z") + '\x04'});
+    CHECK(r.out == std::string("echo ready\na\x01z"));
+    CHECK(r.status == 42);
+}
+
+TEST_CASE("The console escape Ctrl-A x ends wisp with status 130", "[kvm][serial]") {
+    auto r = wisp({"run", "--kernel", guest("echo")},
+                  ProcessOptions{.input = std::string("abc\x01x")});
+    CHECK(r.status == 130);
+    CHECK(r.out.starts_with("echo ready\n"));
+}
+
+TEST_CASE("SIGTERM and SIGINT end a running guest with 143 and 130", "[kvm][signals]") {
+    auto term = wisp({"run", "--kernel", guest("echo")},
+                     ProcessOptions{.signal_when_output = "echo ready\n", .signal = SIGTERM});
+    CHECK(term.status == 143);
+    auto interrupt = wisp({"run", "--kernel", guest("echo")},
+                          ProcessOptions{.signal_when_output = "echo ready\n", .signal = SIGINT});
+    CHECK(interrupt.status == 130);
+}
+
+TEST_CASE("A triple fault ends wisp with status 80 and a register dump", "[kvm][crash]") {
+    auto r = wisp({"run", "--kernel", guest("triple_fault")});
+    CHECK(r.status == 80);
+    CHECK(r.out == "about to triple-fault\n");
+    CHECK(r.err.find("triple fault") != std::string::npos);
+    CHECK(r.err.find("rip=") != std::string::npos);
+    CHECK(r.err.find("code at rip: 0f 0b") != std::string::npos);
+}
+
+TEST_CASE("The boot timer logs the time when the guest writes its magic", "[kvm][boot-timer]") {
+    auto timed = wisp({"run", "--kernel", guest("boot_timer"), "--boot-timer"});
+    CHECK(timed.status == 0);
+    CHECK(std::regex_search(timed.err, std::regex("guest boot time: [0-9]+\\.[0-9]{3} ms")));
+    auto untimed = wisp({"run", "--kernel", guest("boot_timer")});
+    CHECK(untimed.status == 0);
+    CHECK(untimed.err.find("guest boot time") == std::string::npos);
+    CHECK(untimed.out == "boot timer written\n");
+}
+
+TEST_CASE("Console output can go to a file or nowhere", "[kvm][serial]") {
+    TempDir dir;
+    std::string const path = dir.path() + "/console.log";
+    auto to_file = wisp({"run", "--kernel", guest("hello"), "--console", "file:" + path});
+    CHECK(to_file.status == 0);
+    CHECK(to_file.out.empty());
+    auto written = read_file(path);
+    CHECK(std::string(written.begin(), written.end()) == "Hello from a wisp guest!\n");
+    auto silent = wisp({"run", "--kernel", guest("hello"), "--console", "none",
+                        "--cmdline", "status=3"});
+    CHECK(silent.out.empty());
+    CHECK(silent.status == 3);
+}
+
+TEST_CASE("A guest with several vCPUs boots on the first and exits cleanly", "[kvm][smp]") {
+    auto r = wisp({"run", "--kernel", guest("hello"), "--cpus", "4", "--memory", "256M"});
+    CHECK(r.status == 0);
+    CHECK(r.out == "Hello from a wisp guest!\n");
+}
+
+TEST_CASE("Memory above the 3 GiB hole is mapped without error", "[kvm][memory]") {
+    auto r = wisp({"run", "--kernel", guest("bootinfo"), "--memory", "4G"});
+    CHECK(r.status == 0);
+    CHECK(r.out.find("memmap: 0x100000000 0x40000000 1\n") != std::string::npos);
+}
