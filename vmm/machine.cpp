@@ -4,10 +4,12 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -75,7 +77,20 @@ Result<int> Machine::run() {
     terminal.restore();
     if (!served) return std::unexpected(served.error());
     spdlog::debug("machine ended: {} (status {})", m_exit.reason(), m_exit.status());
+    if (spdlog::should_log(spdlog::level::debug))
+        spdlog::debug("guest memory resident at exit: {} KiB", resident_guest_bytes() / 1024);
     return m_exit.status();
+}
+
+uint64_t Machine::resident_guest_bytes() const {
+    uint64_t const page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    uint64_t resident = 0;
+    for (auto const& region : m_memory.regions()) {
+        std::vector<unsigned char> pages((region.size() + page - 1) / page);
+        if (::mincore(region.mapping.data(), region.size(), pages.data()) != 0) continue;
+        for (unsigned char p : pages) resident += (p & 1) ? page : 0;
+    }
+    return resident;
 }
 
 void Machine::stop_vcpus() {

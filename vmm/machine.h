@@ -65,6 +65,8 @@ public:
     }
     void add_device(std::shared_ptr<BusDevice> device) { m_devices.push_back(std::move(device)); }
     void add_vcpu(kvm::Vcpu vcpu);
+    /// Bytes of guest RAM the host has backed with pages (mincore).
+    uint64_t resident_guest_bytes() const;
 
 private:
     Result<void> watch_signals();

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "vmm/base/log.h"
 
@@ -56,7 +57,16 @@ void VcpuThread::run_loop() noexcept {
     sigemptyset(&kick);
     sigaddset(&kick, kick_signal());
     ::pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+    bool first = m_vcpu.id() == 0;
     while (!m_stop.load(std::memory_order_acquire)) {
+        if (first) {
+            // For scripts/bench/startup: CLOCK_MONOTONIC (steady_clock) at the first KVM_RUN.
+            first = false;
+            spdlog::debug("first KVM_RUN at monotonic {} ns",
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count());
+        }
         auto exit = m_vcpu.run();
         if (!exit) {
             m_context.exit.request(exit_status::kHostError, exit.error().message());

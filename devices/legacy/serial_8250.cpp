@@ -39,9 +39,15 @@ void Serial8250::read(uint64_t offset, std::span<uint8_t> data) {
 
 void Serial8250::write(uint64_t offset, std::span<uint8_t const> data) {
     if (data.empty() || offset >= kRegisterCount) return;
-    std::lock_guard guard(m_lock);
-    write_register(offset, data[0]);
-    raise_if_new();
+    bool notify_space = false;
+    {
+        std::lock_guard guard(m_lock);
+        bool const had_rx = !m_rx.empty();
+        write_register(offset, data[0]);
+        notify_space = had_rx && m_rx.empty();  // FCR clear-RX emptied the FIFO
+        raise_if_new();
+    }
+    if (notify_space && m_on_input_space) m_on_input_space();
 }
 
 uint8_t Serial8250::read_register(uint64_t offset) {

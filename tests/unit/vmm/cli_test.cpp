@@ -66,7 +66,7 @@ TEST_CASE("A minimal run command line gets the documented defaults", "[cli]") {
 
 TEST_CASE("Option values are accepted in --name=value form and as bare MiB", "[cli]") {
     auto parsed = parse({"run", "--kernel=k", "--memory=512", "--console=none",
-                         "--log-level=warning", "--cmdline="});
+                         "--log-level=warning", "--cmdline", ""});
     REQUIRE(std::holds_alternative<RunCommand>(parsed));
     auto const& command = std::get<RunCommand>(parsed);
     CHECK(command.config.kernel == "k");
