@@ -3,6 +3,7 @@
 // boot information, console input, crashes and the boot timer.
 #include <signal.h>
 
+#include <iostream>
 #include <random>
 #include <regex>
 
@@ -24,8 +25,10 @@ std::string guest(char const* name) { return std::string(WISP_GUEST_DIR) + "/" +
 ProcessResult wisp(std::vector<std::string> args, ProcessOptions options = {}) {
     args.insert(args.begin(), WISP_BINARY);
     auto r = run_process(args, options);
-    INFO("stdout: " << r.out);
-    INFO("stderr: " << r.err);
+    // Shown by ctest --output-on-failure when a check below fails.
+    std::cout << "$";
+    for (auto const& a : args) std::cout << ' ' << a;
+    std::cout << "\nstatus: " << r.status << "\nstdout: " << r.out << "\nstderr: " << r.err << "\n";
     CHECK_FALSE(r.timed_out);
     return r;
 }

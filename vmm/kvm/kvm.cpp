@@ -5,8 +5,11 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
+#include "vmm/kvm/uapi.h"
 #include "vmm/kvm/vm.h"
 
 namespace vmm::kvm {
@@ -80,11 +83,16 @@ Result<Vm> Kvm::create_vm() const {
 Result<std::vector<kvm_cpuid_entry2>> Kvm::supported_cpuid() const {
     // KVM API: E2BIG means the buffer is too small; grow and retry.
     for (uint32_t count = 128; count <= 4096; count *= 2) {
-        std::vector<uint8_t> buffer(sizeof(kvm_cpuid2) + count * sizeof(kvm_cpuid_entry2));
-        auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
-        cpuid->nent = count;
-        if (::ioctl(m_fd.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-            return std::vector<kvm_cpuid_entry2>(cpuid->entries, cpuid->entries + cpuid->nent);
+        std::vector<uint8_t> buffer(sizeof(uapi::CpuidHeader) + count * sizeof(kvm_cpuid_entry2));
+        uapi::CpuidHeader header{count, 0};
+        std::memcpy(buffer.data(), &header, sizeof header);
+        if (::ioctl(m_fd.get(), uapi::kGetSupportedCpuid, buffer.data()) == 0) {
+            std::memcpy(&header, buffer.data(), sizeof header);
+            std::vector<kvm_cpuid_entry2> entries(std::min(header.nent, count));
+            std::memcpy(entries.data(), buffer.data() + sizeof header,
+                        entries.size() * sizeof(kvm_cpuid_entry2));
+            return entries;
+        }
         if (errno != E2BIG) return fail_errno("KVM_GET_SUPPORTED_CPUID", errno);
     }
     return fail(ErrorKind::Host, "KVM_GET_SUPPORTED_CPUID: more than 4096 entries");

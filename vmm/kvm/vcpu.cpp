@@ -2,6 +2,8 @@
 // Vcpu ioctls and exit decoding.
 #include "vmm/kvm/vcpu.h"
 
+#include "vmm/kvm/uapi.h"
+
 #include <sys/ioctl.h>
 
 #include <cerrno>
@@ -89,19 +91,19 @@ Result<void> Vcpu::set_fpu(kvm_fpu const& fpu) {
 }
 
 Result<void> Vcpu::set_cpuid(std::span<kvm_cpuid_entry2 const> entries) {
-    std::vector<uint8_t> buffer(sizeof(kvm_cpuid2) + entries.size_bytes());
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buffer.data());
-    cpuid->nent = static_cast<uint32_t>(entries.size());
-    std::memcpy(cpuid->entries, entries.data(), entries.size_bytes());
-    return vcpu_ioctl(m_fd.get(), KVM_SET_CPUID2, cpuid, "KVM_SET_CPUID2");
+    std::vector<uint8_t> buffer(sizeof(uapi::CpuidHeader) + entries.size_bytes());
+    uapi::CpuidHeader const header{static_cast<uint32_t>(entries.size()), 0};
+    std::memcpy(buffer.data(), &header, sizeof header);
+    std::memcpy(buffer.data() + sizeof header, entries.data(), entries.size_bytes());
+    return vcpu_ioctl(m_fd.get(), uapi::kSetCpuid2, buffer.data(), "KVM_SET_CPUID2");
 }
 
 Result<void> Vcpu::set_msrs(std::span<kvm_msr_entry const> entries) {
-    std::vector<uint8_t> buffer(sizeof(kvm_msrs) + entries.size_bytes());
-    auto* msrs = reinterpret_cast<kvm_msrs*>(buffer.data());
-    msrs->nmsrs = static_cast<uint32_t>(entries.size());
-    std::memcpy(msrs->entries, entries.data(), entries.size_bytes());
-    int written = ::ioctl(m_fd.get(), KVM_SET_MSRS, msrs);
+    std::vector<uint8_t> buffer(sizeof(uapi::MsrsHeader) + entries.size_bytes());
+    uapi::MsrsHeader const header{static_cast<uint32_t>(entries.size()), 0};
+    std::memcpy(buffer.data(), &header, sizeof header);
+    std::memcpy(buffer.data() + sizeof header, entries.data(), entries.size_bytes());
+    int written = ::ioctl(m_fd.get(), uapi::kSetMsrs, buffer.data());
     if (written < 0) return fail_errno("KVM_SET_MSRS", errno);
     if (static_cast<size_t>(written) != entries.size())
         return fail(ErrorKind::Host, fmt::format("KVM_SET_MSRS: MSR {:#x} was refused",

@@ -30,12 +30,12 @@ struct Options {
     bool is64 = true;
     uint16_t machine = 0;  // 0: EM_X86_64 or EM_386 by class
     uint16_t type = ET_EXEC;
-    std::optional<uint64_t> phoff;
-    std::optional<uint16_t> phnum;
+    std::optional<uint64_t> phoff{};
+    std::optional<uint16_t> phnum{};
     uint64_t paddr = kLoad;
     uint64_t filesz = 0x40;
     uint64_t memsz = 0x2000;
-    std::optional<uint64_t> load_offset;
+    std::optional<uint64_t> load_offset{};
     bool note = true;
     bool note_first = false;   // PT_NOTE before PT_LOAD
     char const* note_name = "Xen";
