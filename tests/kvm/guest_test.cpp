@@ -109,9 +109,11 @@ TEST_CASE("Ctrl-A Ctrl-A sends one Ctrl-A to the guest", "[kvm][serial]") {
 
 TEST_CASE("The console escape Ctrl-A x ends wisp with status 130", "[kvm][serial]") {
     auto r = wisp({"run", "--kernel", guest("echo")},
-                  ProcessOptions{.input = std::string("abc\x01x")});
+                  ProcessOptions{.input = std::string("abc"),
+                                 .signal_when_output = "echo ready\nabc",
+                                 .later_input = std::string("\x01x")});
     CHECK(r.status == 130);
-    CHECK(r.out.starts_with("echo ready\n"));
+    CHECK(r.out == "echo ready\nabc");
 }
 
 TEST_CASE("SIGTERM and SIGINT end a running guest with 143 and 130", "[kvm][signals]") {
@@ -127,9 +129,11 @@ TEST_CASE("A triple fault ends wisp with status 80 and a register dump", "[kvm][
     auto r = wisp({"run", "--kernel", guest("triple_fault")});
     CHECK(r.status == 80);
     CHECK(r.out == "about to triple-fault\n");
-    CHECK(r.err.find("triple fault") != std::string::npos);
+    CHECK(r.err.find("guest crashed: triple fault") != std::string::npos);
     CHECK(r.err.find("rip=") != std::string::npos);
-    CHECK(r.err.find("code at rip: 0f 0b") != std::string::npos);
+    // Intel keeps the faulting state (rip at the ud2: 0f 0b); AMD's KVM resets the vCPU on a
+    // shutdown intercept, so the dump shows the reset vector there.
+    CHECK(std::regex_search(r.err, std::regex("code at rip: (0f 0b|\\(not in guest RAM\\))")));
 }
 
 TEST_CASE("The boot timer logs the time when the guest writes its magic", "[kvm][boot-timer]") {

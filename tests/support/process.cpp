@@ -40,16 +40,20 @@ ProcessResult run_process(std::vector<std::string> const& argv, ProcessOptions c
     ::close(in_pipe[0]);
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
-    if (input) {
-        // Small inputs fit in the pipe buffer; write then close so the child sees EOF.
+    auto write_all = [&](std::string const& text) {
+        // Small inputs fit in the pipe buffer.
         size_t done = 0;
-        while (done < input->size()) {
-            ssize_t n = ::write(in_pipe[1], input->data() + done, input->size() - done);
+        while (done < text.size()) {
+            ssize_t n = ::write(in_pipe[1], text.data() + done, text.size() - done);
             if (n <= 0) break;
             done += static_cast<size_t>(n);
         }
+    };
+    if (input) write_all(*input);
+    if (!options.later_input) {
+        ::close(in_pipe[1]);  // the child sees EOF
+        in_pipe[1] = -1;
     }
-    ::close(in_pipe[1]);
 
     auto const deadline = std::chrono::steady_clock::now() + timeout;
     pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
@@ -78,12 +82,18 @@ ProcessResult run_process(std::vector<std::string> const& argv, ProcessOptions c
         }
         if (!signalled && options.signal_when_output &&
             result.out.find(*options.signal_when_output) != std::string::npos) {
-            ::kill(pid, options.signal);
+            if (options.signal) ::kill(pid, options.signal);
+            if (options.later_input && in_pipe[1] >= 0) {
+                write_all(*options.later_input);
+                ::close(in_pipe[1]);
+                in_pipe[1] = -1;
+            }
             signalled = true;
         }
     }
     for (auto& f : fds)
         if (f.fd >= 0) ::close(f.fd);
+    if (in_pipe[1] >= 0) ::close(in_pipe[1]);
     int wstatus = 0;
     while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
     }

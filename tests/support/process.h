@@ -18,9 +18,11 @@ struct ProcessResult {
 
 struct ProcessOptions {
     std::optional<std::string> input;  // written to stdin, then closed; nullopt: /dev/null
-    /// Once stdout contains this text, send `signal` to the process (event-driven, no sleeps).
+    /// Once stdout contains this text, send `signal` (if non-zero) and write `later_input` to
+    /// stdin (then close it). Event-driven: no sleeps.
     std::optional<std::string> signal_when_output;
     int signal = 0;
+    std::optional<std::string> later_input;
     std::chrono::milliseconds timeout = std::chrono::seconds(60);  // then SIGKILL
 };
 
