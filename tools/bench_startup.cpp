@@ -138,16 +138,17 @@ int main(int argc, char** argv) {
                         "-msg", "timestamp=on",
                         "-D", trace_path},
                        err_path);
-        if (qr.status != 1) {  // isa-debug-exit: (0 << 1) | 1
-            qemu_problem = fmt::format("QEMU ended with status {}: {}", qr.status, qr.err);
-            continue;
-        }
+        // isa-debug-exit makes the guest's 0 QEMU's 1, but QEMU also exits 1 when it fails to
+        // start: only a run whose trace shows KVM exits counts.
         std::string const trace = slurp(trace_path);
         std::smatch mt;
-        if (std::regex_search(trace, mt, trace_exit)) {
-            int64_t const first = std::stoll(mt[1]) * 1'000'000'000 + std::stoll(mt[2]) * 1000;
-            q["first_kvm_run_ms"].push_back((first - qr.spawn_real_ns) / 1e6);
+        if (qr.status != 1 || !std::regex_search(trace, mt, trace_exit)) {
+            qemu_problem = fmt::format("QEMU ended with status {} and no KVM exit traced: {}",
+                                       qr.status, qr.err);
+            continue;
         }
+        int64_t const first = std::stoll(mt[1]) * 1'000'000'000 + std::stoll(mt[2]) * 1000;
+        q["first_kvm_run_ms"].push_back((first - qr.spawn_real_ns) / 1e6);
         q["exit_ms"].push_back((qr.exit_mono_ns - qr.spawn_mono_ns) / 1e6);
         q["peak_rss_kib"].push_back(static_cast<double>(qr.max_rss_kib));
         q["rss_overhead_kib"].push_back(static_cast<double>(qr.max_rss_kib) - guest_kib);
