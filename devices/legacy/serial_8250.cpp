@@ -3,6 +3,8 @@
 // Semiconductor PC16550D data sheet.
 #include "devices/legacy/serial_8250.h"
 
+#include <algorithm>
+
 namespace vmm::devices {
 
 namespace {
