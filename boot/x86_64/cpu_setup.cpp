@@ -2,6 +2,7 @@
 // x86_64 boot-time vCPU state.
 #include "boot/x86_64/cpu_setup.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -87,6 +88,7 @@ kvm_regs pvh_regs(uint64_t entry, uint64_t start_info) {
 
 std::vector<kvm_cpuid_entry2> normalize_cpuid(std::vector<kvm_cpuid_entry2> entries,
                                               uint32_t index, uint32_t count) {
+    count = std::clamp<uint32_t>(count, 1, 255);  // leaf 1 has an 8-bit count field
     uint32_t const apic_id = index;
     // Bits needed to number `count` cores: the shift of the package level in leaf 0xb.
     uint32_t const core_bits = count <= 1 ? 0 : static_cast<uint32_t>(std::bit_width(count - 1));

@@ -18,6 +18,9 @@ Result<uint64_t> write_pvh_start_info(GuestMemory const& memory, std::string con
                                       std::optional<LoadedModule> initrd) {
     if (e820.size() > kMemoryMapMaxEntries)
         return fail(ErrorKind::Host, "too many memory map entries");
+    // The command line must end below the EBDA; Cmdline keeps it far shorter than that.
+    if (cmdline.size() + 1 > kEbdaStart - kCmdlineAddress)
+        return fail(ErrorKind::Usage, "the kernel command line is too long");
     std::string terminated = cmdline;
     terminated.push_back('\0');
     TRY(put(memory.write(GuestAddress{kCmdlineAddress},

@@ -66,7 +66,8 @@ TEST_CASE("Bus refuses a range that wraps past UINT64_MAX", "[bus]") {
     auto dev = std::make_shared<FakeDevice>(1);
     CHECK_FALSE(inserted(bus, dev, UINT64_MAX, 2));
     CHECK_FALSE(inserted(bus, dev, UINT64_MAX - 0xf, 0x11));
-    CHECK_FALSE(inserted(bus, dev, 1, UINT64_MAX));
+    CHECK_FALSE(inserted(bus, dev, 2, UINT64_MAX));  // [2, 2^64]
+    CHECK_FALSE(inserted(bus, dev, UINT64_MAX, UINT64_MAX));
     CHECK_FALSE(inserted(bus, dev, 0x8000'0000'0000'0000, 0x8000'0000'0000'0001));
     CHECK_FALSE(read_byte(bus, UINT64_MAX));
     CHECK_FALSE(read_byte(bus, 0));
