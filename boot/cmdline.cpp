@@ -13,7 +13,7 @@ bool printable(std::string_view text) {
 }  // namespace
 
 Result<Cmdline> Cmdline::parse(std::string_view text, size_t capacity) {
-    if (capacity == 0) return fail(ErrorKind::Image, "the kernel accepts no command line");
+    if (capacity == 0) return fail(ErrorKind::Usage, "the kernel accepts no command line");
     if (!printable(text))
         return fail(ErrorKind::Usage,
                     "the kernel command line may hold only printable ASCII characters");
