@@ -19,7 +19,7 @@ using vmm::test::TempDir;
 namespace {
 
 std::string const kWisp = WISP_BINARY;
-std::string guest(char const* name) { return std::string(WISP_GUEST_DIR) + "/" + name + ".elf"; }
+std::string guest(char const* name) { return vmm::test::guest_path(name); }
 
 ProcessResult wisp(std::vector<std::string> args) {
     args.insert(args.begin(), kWisp);
@@ -57,9 +57,7 @@ TEST_CASE("A directory given as kernel is refused with status 66", "[cli]") {
 
 TEST_CASE("Random bytes as kernel are refused with status 65", "[cli]") {
     TempDir dir;
-    std::vector<uint8_t> noise(4096);
-    std::mt19937 rng(1);
-    for (auto& b : noise) b = static_cast<uint8_t>(rng());
+    auto const noise = vmm::test::random_bytes(4096, 1);
     auto path = dir.write("noise", noise);
     check_refusal(wisp({"run", "--kernel", path}), 65, {"not an ELF kernel"});
     CHECK(read_file(path) == noise);  // the user's file is untouched

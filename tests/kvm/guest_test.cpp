@@ -20,7 +20,7 @@ using vmm::test::TempDir;
 
 namespace {
 
-std::string guest(char const* name) { return std::string(WISP_GUEST_DIR) + "/" + name + ".elf"; }
+std::string guest(char const* name) { return vmm::test::guest_path(name); }
 
 ProcessResult wisp(std::vector<std::string> args, ProcessOptions options = {}) {
     args.insert(args.begin(), WISP_BINARY);
@@ -58,9 +58,7 @@ TEST_CASE("The exit device ends wisp with the guest's chosen status", "[kvm][exi
 
 TEST_CASE("The guest finds the command line, memory map and initrd it was given", "[kvm][pvh]") {
     TempDir dir;
-    std::vector<uint8_t> initrd(10000);
-    std::mt19937 rng(7);
-    for (auto& b : initrd) b = static_cast<uint8_t>(rng());
+    auto const initrd = vmm::test::random_bytes(10000, 7);
     auto initrd_path = dir.write("initrd", initrd);
     auto r = wisp({"run", "--kernel", guest("bootinfo"), "--memory", "64M", "--cmdline",
                    "console=ttyS0 wisp.test=bootinfo", "--initrd", initrd_path});

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 namespace vmm::test {
 
@@ -35,6 +36,13 @@ std::string TempDir::write(std::string const& name, std::string const& text) con
 std::vector<uint8_t> read_file(std::string const& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::vector<uint8_t> random_bytes(size_t size, uint32_t seed) {
+    std::vector<uint8_t> bytes(size);
+    std::mt19937 rng(seed);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    return bytes;
 }
 
 }  // namespace vmm::test

@@ -26,4 +26,14 @@ private:
 
 std::vector<uint8_t> read_file(std::string const& path);
 
+/// `size` pseudo-random bytes, the same for the same seed.
+std::vector<uint8_t> random_bytes(size_t size, uint32_t seed);
+
+#ifdef WISP_GUEST_DIR
+/// Path of a freestanding test guest built by tests/CMakeLists.txt.
+inline std::string guest_path(char const* name) {
+    return std::string(WISP_GUEST_DIR) + "/" + name + ".elf";
+}
+#endif
+
 }  // namespace vmm::test
