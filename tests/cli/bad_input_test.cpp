@@ -4,7 +4,6 @@
 // Every check here happens before /dev/kvm is opened, so these run on any host.
 #include <algorithm>
 #include <cstring>
-#include <random>
 
 #include <catch2/catch.hpp>
 

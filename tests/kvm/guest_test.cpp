@@ -4,7 +4,6 @@
 #include <signal.h>
 
 #include <iostream>
-#include <random>
 #include <regex>
 
 #include <catch2/catch.hpp>
