@@ -4,6 +4,7 @@
 
 #include <elf.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "boot/x86_64/layout.h"
@@ -60,19 +61,15 @@ Result<std::optional<uint64_t>> find_pvh_note(std::span<uint8_t const> notes) {
 
 struct Header {
     bool is64;
+    uint64_t entry;
     uint64_t phoff;
     uint64_t phentsize;
     uint64_t phnum;
 };
 
 Result<Header> parse_header(std::span<uint8_t const> image) {
-    if (image.size() >= 0x206 && std::memcmp(image.data() + 0x202, "HdrS", 4) == 0)
-        return fail(ErrorKind::Image,
-                    "this is a bzImage; this wisp boots ELF kernels (vmlinux) with a PVH note "
-                    "(CONFIG_PVH=y): pass the vmlinux from the kernel build tree");
     if (image.size() < EI_NIDENT || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0)
-        return fail(ErrorKind::Image,
-                    "not an ELF kernel (no ELF magic): pass a vmlinux built with CONFIG_PVH=y");
+        return fail(ErrorKind::Image, "not an ELF kernel (no ELF magic): pass a vmlinux");
     if (image[EI_DATA] != ELFDATA2LSB)
         return fail(ErrorKind::Image, "the ELF kernel is not little-endian");
     if (image[EI_CLASS] == ELFCLASS64) {
@@ -81,7 +78,7 @@ Result<Header> parse_header(std::span<uint8_t const> image) {
             return fail(ErrorKind::Image, "the ELF file is not an x86_64 executable");
         if (eh.e_phentsize != sizeof(Elf64_Phdr))
             return fail(ErrorKind::Image, "the ELF kernel has an unexpected program header size");
-        return Header{true, eh.e_phoff, eh.e_phentsize, eh.e_phnum};
+        return Header{true, eh.e_entry, eh.e_phoff, eh.e_phentsize, eh.e_phnum};
     }
     if (image[EI_CLASS] == ELFCLASS32) {
         auto eh = TRY(read_at<Elf32_Ehdr>(image, 0, "ELF header"));
@@ -89,7 +86,7 @@ Result<Header> parse_header(std::span<uint8_t const> image) {
             return fail(ErrorKind::Image, "the ELF file is not an x86 executable");
         if (eh.e_phentsize != sizeof(Elf32_Phdr))
             return fail(ErrorKind::Image, "the ELF kernel has an unexpected program header size");
-        return Header{false, eh.e_phoff, eh.e_phentsize, eh.e_phnum};
+        return Header{false, eh.e_entry, eh.e_phoff, eh.e_phentsize, eh.e_phnum};
     }
     return fail(ErrorKind::Image, "the ELF kernel has an unknown class");
 }
@@ -112,7 +109,7 @@ Result<Elf64_Phdr> program_header(std::span<uint8_t const> image, Header const& 
 
 Result<ElfKernel> parse_elf_kernel(std::span<uint8_t const> image) {
     Header const header = TRY(parse_header(image));
-    ElfKernel kernel{0, {}, 0};
+    ElfKernel kernel{std::nullopt, header.entry, header.is64, {}, 0};
     std::optional<uint64_t> entry;
     for (uint64_t i = 0; i < header.phnum; ++i) {
         Elf64_Phdr const ph = TRY(program_header(image, header, i));
@@ -140,13 +137,29 @@ Result<ElfKernel> parse_elf_kernel(std::span<uint8_t const> image) {
     }
     if (kernel.segments.empty())
         return fail(ErrorKind::Image, "the ELF kernel has no loadable segment");
-    if (!entry)
+    if (entry) {
+        if (*entry >= x86_64::kMmioHoleStart)
+            return fail(ErrorKind::Image, fmt::format("the PVH entry {:#x} is not in RAM", *entry));
+        kernel.pvh_entry = *entry;
+        return kernel;
+    }
+    // Without the note only Linux's 64-bit entry is left, at e_entry (a physical address in a
+    // vmlinux); a 32-bit ELF has no boot_params entry wisp could use.
+    if (!header.is64)
         return fail(ErrorKind::Image,
-                    "the ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build it "
-                    "with CONFIG_PVH=y");
-    if (*entry >= x86_64::kMmioHoleStart)
-        return fail(ErrorKind::Image, fmt::format("the PVH entry {:#x} is not in RAM", *entry));
-    kernel.pvh_entry = *entry;
+                    "the 32-bit ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY): build "
+                    "it with CONFIG_PVH=y, or boot a 64-bit vmlinux or a bzImage");
+    bool const in_segment =
+        std::any_of(kernel.segments.begin(), kernel.segments.end(), [&](ElfSegment const& s) {
+            return range_contains(s.physical_address, s.memory_size, header.entry, 1);
+        });
+    if (!in_segment || header.entry >= x86_64::kMmioHoleStart)
+        return fail(ErrorKind::Image,
+                    fmt::format("the ELF kernel has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY) "
+                                "and its e_entry {:#x} is not a physical address inside one of its "
+                                "segments below {:#x}: build it with CONFIG_PVH=y, or boot its "
+                                "bzImage",
+                                header.entry, x86_64::kMmioHoleStart));
     return kernel;
 }
 
@@ -164,9 +177,12 @@ Result<ElfKernel> load_elf_kernel(GuestMemory const& memory, std::span<uint8_t c
         std::memcpy(target->data(), image.data() + segment.file_offset, segment.file_size);
         std::memset(target->data() + segment.file_size, 0, segment.memory_size - segment.file_size);
     }
-    if (!memory.slice(GuestAddress{kernel.pvh_entry}, 1))
+    uint64_t const entry = kernel.pvh_entry.value_or(kernel.entry);
+    if (!memory.slice(GuestAddress{entry}, 1))
         return fail(ErrorKind::Image,
-                    fmt::format("the PVH entry {:#x} lies outside guest RAM", kernel.pvh_entry));
+                    fmt::format("the {} entry {:#x} lies outside guest RAM: give the guest more "
+                                "--memory",
+                                kernel.pvh_entry ? "PVH" : "64-bit", entry));
     return kernel;
 }
 

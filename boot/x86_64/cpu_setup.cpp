@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <span>
 
 #include "boot/x86_64/layout.h"
 
@@ -37,6 +38,11 @@ kvm_segment segment_from(uint64_t d, uint16_t selector) {
     return s;
 }
 
+// Intel SDM vol. 3A §2.5 and §2.2.1: control register and EFER bits.
+constexpr uint64_t kCr0Pe = 1ull << 0, kCr0Et = 1ull << 4, kCr0Pg = 1ull << 31;
+constexpr uint64_t kCr4Pae = 1ull << 5;
+constexpr uint64_t kEferLme = 1ull << 8, kEferLma = 1ull << 10;
+
 constexpr uint32_t kMsrSysenterCs = 0x174, kMsrSysenterEsp = 0x175, kMsrSysenterEip = 0x176;
 constexpr uint32_t kMsrStar = 0xc0000081, kMsrLstar = 0xc0000082, kMsrCstar = 0xc0000083;
 constexpr uint32_t kMsrSyscallMask = 0xc0000084, kMsrKernelGsBase = 0xc0000102;
@@ -45,20 +51,52 @@ constexpr uint64_t kMiscEnableFastString = 1;
 
 }  // namespace
 
-std::array<uint64_t, 5> boot_gdt() {
+std::array<uint64_t, 5> boot_gdt(EntryMode mode) {
+    // In long mode a code segment with L = 1 must have D = 0; base and limit are ignored.
+    uint64_t const code = mode == EntryMode::Linux64
+                              ? descriptor(0xa09b, 0, 0xfffff)   // 0x10: code, 64-bit, accessed
+                              : descriptor(0xc09b, 0, 0xfffff);  // 0x10: code, 32-bit, 4 GiB
     return {
         0,
         0,
-        descriptor(0xc09b, 0, 0xfffff),  // 0x10: code, 32-bit, 4 GiB, accessed
+        code,
         descriptor(0xc093, 0, 0xfffff),  // 0x18: data, 4 GiB, accessed
-        descriptor(0x008b, 0, 0x67),     // 0x20: 32-bit TSS, busy
+        descriptor(0x008b, 0, 0x67),     // 0x20: 32-bit TSS, busy (64-bit TSS in long mode)
     };
 }
 
-Result<void> write_boot_gdt(GuestMemory const& memory) {
-    auto gdt = boot_gdt();
+Result<void> write_boot_gdt(GuestMemory const& memory, EntryMode mode) {
+    auto gdt = boot_gdt(mode);
     if (!memory.write_obj(GuestAddress{kGdtAddress}, gdt))
         return fail(ErrorKind::Host, "cannot write the boot GDT");
+    return {};
+}
+
+std::vector<uint64_t> identity_page_tables() {
+    // Intel SDM vol. 3A §4.5: 4-level paging; a PDE with PS maps a 2 MiB page.
+    constexpr uint64_t kPresent = 1, kWritable = 2, kPageSize = 0x80;
+    constexpr uint64_t kEntries = 512;
+    std::vector<uint64_t> tables((2 + kPageDirectoryCount) * kEntries, 0);
+    uint64_t* const pml4 = tables.data();
+    uint64_t* const pdpt = pml4 + kEntries;
+    uint64_t* const directories = pdpt + kEntries;
+    pml4[0] = kPdptAddress | kPresent | kWritable;
+    for (uint64_t gib = 0; gib < kPageDirectoryCount; ++gib) {
+        pdpt[gib] = (kPageDirectoryAddress + gib * 4096) | kPresent | kWritable;
+        for (uint64_t i = 0; i < kEntries; ++i) {
+            uint64_t const address = (gib << 30) | (i << 21);
+            directories[gib * kEntries + i] = address | kPresent | kWritable | kPageSize;
+        }
+    }
+    return tables;
+}
+
+Result<void> write_identity_page_tables(GuestMemory const& memory) {
+    auto const tables = identity_page_tables();
+    auto const bytes = std::as_bytes(std::span(tables));
+    if (!memory.write(GuestAddress{kPml4Address},
+                      std::span(reinterpret_cast<uint8_t const*>(bytes.data()), bytes.size())))
+        return fail(ErrorKind::Host, "cannot write the boot page tables");
     return {};
 }
 
@@ -72,7 +110,7 @@ void set_pvh_sregs(kvm_sregs& sregs) {
     kvm_segment const data = segment_from(gdt[3], kDataSelector);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
     sregs.tr = segment_from(gdt[4], kTssSelector);
-    sregs.cr0 = 0x11;  // PE | ET: protected mode, paging off
+    sregs.cr0 = kCr0Pe | kCr0Et;  // protected mode, paging off
     sregs.cr3 = 0;
     sregs.cr4 = 0;
     sregs.efer = 0;
@@ -84,6 +122,47 @@ kvm_regs pvh_regs(uint64_t entry, uint64_t start_info) {
     regs.rbx = start_info;
     regs.rflags = 0x2;
     return regs;
+}
+
+void set_long_mode_sregs(kvm_sregs& sregs) {
+    auto const gdt = boot_gdt(EntryMode::Linux64);
+    sregs.gdt.base = kGdtAddress;
+    sregs.gdt.limit = sizeof gdt - 1;
+    sregs.idt.base = 0;
+    sregs.idt.limit = 0;
+    sregs.cs = segment_from(gdt[2], kCodeSelector);
+    kvm_segment const data = segment_from(gdt[3], kDataSelector);
+    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+    sregs.tr = segment_from(gdt[4], kTssSelector);
+    sregs.cr0 = kCr0Pe | kCr0Et | kCr0Pg;
+    sregs.cr3 = kPml4Address;
+    sregs.cr4 = kCr4Pae;
+    sregs.efer = kEferLme | kEferLma;
+}
+
+kvm_regs linux_regs(uint64_t entry, uint64_t boot_params) {
+    kvm_regs regs{};
+    regs.rip = entry;
+    regs.rsi = boot_params;
+    regs.rflags = 0x2;
+    return regs;
+}
+
+void set_entry_sregs(EntryMode mode, kvm_sregs& sregs) {
+    if (mode == EntryMode::Linux64)
+        set_long_mode_sregs(sregs);
+    else
+        set_pvh_sregs(sregs);
+}
+
+kvm_regs entry_regs(EntryMode mode, uint64_t entry, uint64_t boot_info) {
+    return mode == EntryMode::Pvh ? pvh_regs(entry, boot_info) : linux_regs(entry, boot_info);
+}
+
+void enable_tsc_deadline_timer(std::vector<kvm_cpuid_entry2>& entries) {
+    constexpr uint32_t kTscDeadline = 1u << 24;
+    for (auto& entry : entries)
+        if (entry.function == 0x1) entry.ecx |= kTscDeadline;
 }
 
 std::vector<kvm_cpuid_entry2> normalize_cpuid(std::vector<kvm_cpuid_entry2> entries,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The E820-style memory map given to the guest (through hvm_start_info, later boot_params).
+// The E820-style memory map given to the guest (through hvm_start_info or boot_params).
 #pragma once
 
 #include <cstdint>

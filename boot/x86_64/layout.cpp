@@ -6,6 +6,19 @@
 
 namespace vmm::boot::x86_64 {
 
+Result<uint64_t> write_cmdline(GuestMemory const& memory, std::string const& cmdline) {
+    // The command line must end below the EBDA; Cmdline keeps it far shorter than that.
+    if (cmdline.size() + 1 > kEbdaStart - kCmdlineAddress)
+        return fail(ErrorKind::Usage, "the kernel command line is too long");
+    std::string terminated = cmdline;
+    terminated.push_back('\0');
+    if (!memory.write(GuestAddress{kCmdlineAddress},
+                      std::span(reinterpret_cast<uint8_t const*>(terminated.data()),
+                                terminated.size())))
+        return fail(ErrorKind::Image, "guest memory too small for the command line");
+    return kCmdlineAddress;
+}
+
 Result<std::vector<GuestMemory::RegionSpec>> memory_layout(uint64_t memory_size) {
     if (memory_size < kMinMemory || memory_size > kMaxMemory)
         return fail(ErrorKind::Usage,

@@ -18,15 +18,7 @@ Result<uint64_t> write_pvh_start_info(GuestMemory const& memory, std::string con
                                       std::optional<LoadedModule> initrd) {
     if (e820.size() > kMemoryMapMaxEntries)
         return fail(ErrorKind::Host, "too many memory map entries");
-    // The command line must end below the EBDA; Cmdline keeps it far shorter than that.
-    if (cmdline.size() + 1 > kEbdaStart - kCmdlineAddress)
-        return fail(ErrorKind::Usage, "the kernel command line is too long");
-    std::string terminated = cmdline;
-    terminated.push_back('\0');
-    TRY(put(memory.write(GuestAddress{kCmdlineAddress},
-                         std::span(reinterpret_cast<uint8_t const*>(terminated.data()),
-                                   terminated.size())),
-            "command line"));
+    uint64_t const cmdline_address = TRY(write_cmdline(memory, cmdline));
     for (size_t i = 0; i < e820.size(); ++i) {
         HvmMemmapEntry entry{e820[i].address, e820[i].size, static_cast<uint32_t>(e820[i].type), 0};
         TRY(put(memory.write_obj(GuestAddress{kMemoryMapAddress + i * sizeof entry}, entry),
@@ -35,7 +27,7 @@ Result<uint64_t> write_pvh_start_info(GuestMemory const& memory, std::string con
     HvmStartInfo info{};
     info.magic = kHvmStartMagic;
     info.version = 1;
-    info.cmdline_paddr = kCmdlineAddress;
+    info.cmdline_paddr = cmdline_address;
     info.memmap_paddr = kMemoryMapAddress;
     info.memmap_entries = static_cast<uint32_t>(e820.size());
     if (initrd) {

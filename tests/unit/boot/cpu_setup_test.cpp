@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "boot/x86_64/cpu_setup.h"
@@ -193,6 +194,156 @@ TEST_CASE("pvh_regs sets rip, rbx and only bit 1 of rflags", "[boot][cpu]") {
     CHECK(regs.rsi == 0);
 }
 
+TEST_CASE("The 64-bit entry's GDT has 64-bit code at 0x10 and the same data and TSS",
+          "[boot][cpu][linux]") {
+    auto const gdt = boot_gdt(EntryMode::Linux64);
+    auto const gdt32 = boot_gdt();
+    CHECK(gdt[0] == 0);
+    CHECK(gdt[kDataSelector / 8] == gdt32[kDataSelector / 8]);
+    CHECK(gdt[kTssSelector / 8] == gdt32[kTssSelector / 8]);
+    CHECK(gdt[kCodeSelector / 8] == 0x00af9b000000ffff);
+    Decoded const code = decode(gdt[kCodeSelector / 8]);
+    CHECK(code.l);
+    CHECK_FALSE(code.db);  // L = 1 requires D = 0
+    CHECK(code.p);
+    CHECK(code.s);
+    CHECK(code.dpl == 0);
+    CHECK(code.type == 0xb);
+    // PVH and the 32-bit Linux entry share the 32-bit GDT.
+    CHECK(boot_gdt(EntryMode::Pvh) == gdt32);
+    CHECK(boot_gdt(EntryMode::Linux32) == gdt32);
+
+    auto memory = GuestMemory::create(std::array{GuestMemory::RegionSpec{GuestAddress{0}, 64_KiB}});
+    REQUIRE(memory.has_value());
+    REQUIRE(write_boot_gdt(*memory, EntryMode::Linux64).has_value());
+    auto entry = memory->read_obj<uint64_t>(GuestAddress{kGdtAddress + kCodeSelector});
+    REQUIRE(entry.has_value());
+    CHECK(*entry == gdt[kCodeSelector / 8]);
+}
+
+namespace {
+// Walks 4-level paging (Intel SDM vol. 3A §4.5) over tables laid out from kPml4Address.
+std::optional<uint64_t> translate(std::vector<uint64_t> const& tables, uint64_t address) {
+    auto entry = [&](uint64_t table, uint64_t index) -> std::optional<uint64_t> {
+        uint64_t const slot = (table - kPml4Address) / 8 + index;
+        if (table < kPml4Address || slot >= tables.size()) return std::nullopt;
+        return tables[slot];
+    };
+    uint64_t const mask = 0x000f'ffff'ffff'f000;
+    auto pml4e = entry(kPml4Address, (address >> 39) & 511);
+    if (!pml4e || !(*pml4e & 1)) return std::nullopt;
+    auto pdpte = entry(*pml4e & mask, (address >> 30) & 511);
+    if (!pdpte || !(*pdpte & 1) || (*pdpte & 0x80)) return std::nullopt;
+    auto pde = entry(*pdpte & mask, (address >> 21) & 511);
+    if (!pde || !(*pde & 1) || !(*pde & 0x80)) return std::nullopt;
+    return (*pde & 0x000f'ffff'ffe0'0000) | (address & 0x1f'ffff);
+}
+}  // namespace
+
+TEST_CASE("identity_page_tables map 0-4 GiB one to one with 2 MiB pages", "[boot][cpu][linux]") {
+    auto const tables = identity_page_tables();
+    REQUIRE(tables.size() == 6 * 512);
+    CHECK(tables[0] == (kPdptAddress | 3));
+    for (size_t i = 1; i < 512; ++i) REQUIRE(tables[i] == 0);
+    for (uint64_t i = 0; i < 4; ++i)
+        CHECK(tables[512 + i] == ((kPageDirectoryAddress + i * 4096) | 3));
+    for (size_t i = 4; i < 512; ++i) REQUIRE(tables[512 + i] == 0);
+    CHECK(tables[1024] == 0x83);                             // 0: present, writable, 2 MiB
+    CHECK(tables[1025] == (2_MiB | 0x83));
+    CHECK(tables.back() == ((4_GiB - 2_MiB) | 0x83));
+    for (uint64_t address : {uint64_t{0}, uint64_t{0x8000}, 1_MiB + 0x123, 16_MiB + 0x200,
+                             1_GiB - 1, 1_GiB, 3_GiB + 0x1234, 4_GiB - 1}) {
+        INFO("address " << address);
+        auto physical = translate(tables, address);
+        REQUIRE(physical.has_value());
+        CHECK(*physical == address);
+    }
+    CHECK_FALSE(translate(tables, 4_GiB).has_value());
+    CHECK_FALSE(translate(tables, 512_GiB).has_value());
+    // The tables fit where layout.h puts them, below the command line.
+    STATIC_REQUIRE(kPml4Address + 4096 <= kPdptAddress);
+    STATIC_REQUIRE(kPdptAddress + 4096 <= kPageDirectoryAddress);
+    STATIC_REQUIRE(kPageDirectoryAddress + 4 * 4096 <= 0xf000);
+}
+
+TEST_CASE("write_identity_page_tables writes them at kPml4Address", "[boot][cpu][linux]") {
+    auto memory = GuestMemory::create(std::array{GuestMemory::RegionSpec{GuestAddress{0}, 1_MiB}});
+    REQUIRE(memory.has_value());
+    REQUIRE(write_identity_page_tables(*memory).has_value());
+    auto const tables = identity_page_tables();
+    for (size_t i = 0; i < tables.size(); ++i) {
+        auto entry = memory->read_obj<uint64_t>(GuestAddress{kPml4Address + 8 * i});
+        REQUIRE(entry.has_value());
+        REQUIRE(*entry == tables[i]);
+    }
+    auto tiny = GuestMemory::create(std::array{GuestMemory::RegionSpec{GuestAddress{0}, 40_KiB}});
+    REQUIRE(tiny.has_value());
+    CHECK_FALSE(write_identity_page_tables(*tiny).has_value());
+}
+
+TEST_CASE("set_long_mode_sregs enters long mode with paging on the identity tables",
+          "[boot][cpu][linux]") {
+    kvm_sregs sregs{};
+    sregs.cr0 = 0x60000010;  // reset value: caching off, paging off
+    sregs.apic_base = 0xfee00900;
+    sregs.interrupt_bitmap[0] = 0x42;
+    set_long_mode_sregs(sregs);
+
+    CHECK(sregs.cr0 == 0x80000011);  // PG | ET | PE
+    CHECK(sregs.cr3 == kPml4Address);
+    CHECK(sregs.cr4 == 0x20);        // PAE
+    CHECK(sregs.efer == 0x500);      // LMA | LME
+    CHECK(sregs.cs.selector == 0x10);
+    CHECK(sregs.cs.l == 1);
+    CHECK(sregs.cs.db == 0);
+    CHECK(sregs.cs.present == 1);
+    CHECK(sregs.cs.s == 1);
+    CHECK(sregs.cs.dpl == 0);
+    CHECK(sregs.cs.type == 0xb);
+    CHECK(sregs.cs.base == 0);
+    for (kvm_segment const* seg : {&sregs.ds, &sregs.es, &sregs.fs, &sregs.gs, &sregs.ss}) {
+        CHECK(seg->selector == 0x18);
+        CHECK(seg->base == 0);
+        CHECK(seg->limit == 0xffffffff);
+        CHECK(seg->present == 1);
+        CHECK(seg->s == 1);
+        CHECK(seg->type == 0x3);
+    }
+    CHECK(sregs.tr.selector == 0x20);
+    CHECK(sregs.tr.type == 0xb);  // busy; a 64-bit TSS in long mode
+    CHECK(sregs.tr.present == 1);
+    CHECK(sregs.gdt.base == kGdtAddress);
+    CHECK(sregs.gdt.limit == 5 * 8 - 1);
+    CHECK(sregs.idt.limit == 0);
+    CHECK(sregs.apic_base == 0xfee00900);
+    CHECK(sregs.interrupt_bitmap[0] == 0x42);
+}
+
+TEST_CASE("Linux entries get boot_params in rsi, PVH its start info in rbx", "[boot][cpu][linux]") {
+    kvm_regs const regs = linux_regs(0x1000200, kBootParamsAddress);
+    CHECK(regs.rip == 0x1000200);
+    CHECK(regs.rsi == kBootParamsAddress);
+    CHECK(regs.rflags == 2);  // interrupts off
+    CHECK(regs.rbx == 0);
+    CHECK(regs.rbp == 0);
+    CHECK(regs.rdi == 0);
+    CHECK(regs.rsp == 0);
+
+    CHECK(entry_regs(EntryMode::Linux64, 0x1000200, 0x8000).rsi == 0x8000);
+    CHECK(entry_regs(EntryMode::Linux32, 0x100000, 0x8000).rip == 0x100000);
+    CHECK(entry_regs(EntryMode::Linux32, 0x100000, 0x8000).rsi == 0x8000);
+    CHECK(entry_regs(EntryMode::Pvh, 0x100040, 0x6000).rbx == 0x6000);
+    CHECK(entry_regs(EntryMode::Pvh, 0x100040, 0x6000).rsi == 0);
+
+    kvm_sregs pvh{}, linux32{}, linux64{};
+    set_pvh_sregs(pvh);
+    set_entry_sregs(EntryMode::Linux32, linux32);
+    set_entry_sregs(EntryMode::Linux64, linux64);
+    CHECK(std::memcmp(&pvh, &linux32, sizeof pvh) == 0);  // flat 32-bit, paging off
+    CHECK(linux64.efer == 0x500);
+    CHECK(linux64.cs.l == 1);
+}
+
 TEST_CASE("normalize_cpuid sets the APIC id, the count and the hypervisor bit in leaf 1",
           "[boot][cpu][cpuid]") {
     auto const out = normalize_cpuid(host_cpuid(), 3, 4);
@@ -211,6 +362,23 @@ TEST_CASE("normalize_cpuid sets the APIC id, the count and the hypervisor bit in
     CHECK((s1.ebx >> 24) == 0);
     CHECK(((s1.ebx >> 16) & 0xff) == 1);
     CHECK((s1.ecx & (1u << 31)) != 0);
+}
+
+TEST_CASE("enable_tsc_deadline_timer sets leaf 1 ECX bit 24 and nothing else",
+          "[boot][cpu][cpuid]") {
+    auto entries = host_cpuid();
+    for (auto& entry : entries) entry.ecx &= ~(1u << 24);
+    auto const before = entries;
+    enable_tsc_deadline_timer(entries);
+    REQUIRE(entries.size() == before.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+        uint32_t const expected_ecx =
+            before[i].function == 0x1 ? before[i].ecx | (1u << 24) : before[i].ecx;
+        CHECK(entries[i].ecx == expected_ecx);
+        CHECK(entries[i].eax == before[i].eax);
+        CHECK(entries[i].ebx == before[i].ebx);
+        CHECK(entries[i].edx == before[i].edx);
+    }
 }
 
 TEST_CASE("normalize_cpuid describes the topology in leaves 0xb and 0x1f", "[boot][cpu][cpuid]") {

@@ -44,6 +44,7 @@ struct Options {
     uint32_t desc_size = 4;    // declared; the bytes written are 4 or 8
     uint64_t pvh_entry = kEntry;
     bool other_note_first = false;  // a GNU build-id note before the Xen one
+    uint64_t elf_entry = kElfEntry;
 };
 
 struct Image {
@@ -120,7 +121,7 @@ Image make_elf(Options const& o = {}) {
         eh.e_type = o.type;
         eh.e_machine = o.machine ? o.machine : EM_X86_64;
         eh.e_version = EV_CURRENT;
-        eh.e_entry = kElfEntry;
+        eh.e_entry = o.elf_entry;
         eh.e_phoff = phoff;
         eh.e_ehsize = sizeof(Elf64_Ehdr);
         eh.e_phentsize = sizeof(Elf64_Phdr);
@@ -153,7 +154,7 @@ Image make_elf(Options const& o = {}) {
         eh.e_type = o.type;
         eh.e_machine = o.machine ? o.machine : EM_386;
         eh.e_version = EV_CURRENT;
-        eh.e_entry = static_cast<uint32_t>(kElfEntry);
+        eh.e_entry = static_cast<uint32_t>(o.elf_entry);
         eh.e_phoff = static_cast<uint32_t>(phoff);
         eh.e_ehsize = sizeof(Elf32_Ehdr);
         eh.e_phentsize = sizeof(Elf32_Phdr);
@@ -312,17 +313,6 @@ TEST_CASE("Parsing refuses empty, random and non-ELF input", "[boot][elf]") {
     }
 }
 
-TEST_CASE("Parsing a bzImage explains that an ELF vmlinux is needed", "[boot][elf]") {
-    std::vector<uint8_t> bz(0x4000, 0);
-    bz[0x1fe] = 0x55;
-    bz[0x1ff] = 0xaa;
-    std::memcpy(bz.data() + 0x202, "HdrS", 4);
-    CHECK_THAT(refused(bz), Catch::Contains("bzImage"));
-    // Just large enough to hold the signature.
-    bz.resize(0x206);
-    CHECK_THAT(refused(bz), Catch::Contains("bzImage"));
-}
-
 TEST_CASE("Parsing refuses a truncated ELF header and every truncation of a kernel",
           "[boot][elf]") {
     for (bool is64 : {true, false}) {
@@ -404,15 +394,55 @@ TEST_CASE("Parsing refuses a segment below 1 MiB", "[boot][elf]") {
     }
 }
 
-TEST_CASE("Parsing refuses a kernel without a PVH note", "[boot][elf]") {
-    for (bool is64 : {true, false}) {
-        INFO("is64 " << is64);
-        CHECK_THAT(refused(make_elf({.is64 = is64, .note = false}).bytes), Catch::Contains("PVH"));
-        // A note of the right type but another owner, or Xen's note of another type.
-        refused(make_elf({.is64 = is64, .note_name = "GNU"}).bytes);
-        refused(make_elf({.is64 = is64, .note_type = kElfNotePhys32Entry + 1}).bytes);
-        refused(make_elf({.is64 = is64, .note_type = 1, .other_note_first = true}).bytes);
+TEST_CASE("Parsing refuses an ELF32 kernel without a PVH note", "[boot][elf]") {
+    CHECK_THAT(refused(make_elf({.is64 = false, .note = false}).bytes), Catch::Contains("PVH"));
+    // A note of the right type but another owner, or Xen's note of another type.
+    refused(make_elf({.is64 = false, .note_name = "GNU"}).bytes);
+    refused(make_elf({.is64 = false, .note_type = kElfNotePhys32Entry + 1}).bytes);
+    refused(make_elf({.is64 = false, .note_type = 1, .other_note_first = true}).bytes);
+    // Even with an e_entry inside its segment: a 32-bit ELF has no boot_params entry.
+    refused(make_elf({.is64 = false, .note = false, .elf_entry = kEntry}).bytes);
+}
+
+TEST_CASE("An ELF64 kernel without a PVH note parses with its e_entry for the 64-bit entry",
+          "[boot][elf][boot_params]") {
+    ElfKernel const kernel = parsed(make_elf({.note = false, .elf_entry = kEntry}).bytes);
+    CHECK_FALSE(kernel.pvh_entry.has_value());
+    CHECK(kernel.entry == kEntry);
+    CHECK(kernel.is64);
+    REQUIRE(kernel.segments.size() == 1);
+    CHECK(kernel.end == kLoad + 0x2000);
+    // Notes that are not Xen's entry note change nothing.
+    CHECK_FALSE(parsed(make_elf({.note_name = "GNU", .elf_entry = kEntry}).bytes).pvh_entry);
+    CHECK_FALSE(parsed(make_elf({.note_type = 1, .other_note_first = true, .elf_entry = kEntry})
+                           .bytes)
+                    .pvh_entry);
+    // With the note, PVH wins and e_entry is only recorded.
+    ElfKernel const pvh = parsed(make_elf({.elf_entry = kEntry}).bytes);
+    CHECK(pvh.pvh_entry == kEntry);
+    CHECK(pvh.is64);
+    CHECK_FALSE(parsed(make_elf({.is64 = false}).bytes).is64);
+
+    GuestMemory memory = make_memory(2_MiB);
+    auto r = load_elf_kernel(memory, make_elf({.note = false, .elf_entry = kLoad + 0x1fff}).bytes);
+    REQUIRE(r.has_value());
+    CHECK(r->entry == kLoad + 0x1fff);
+}
+
+TEST_CASE("Parsing refuses an ELF64 without a PVH note whose e_entry is not in a segment",
+          "[boot][elf]") {
+    auto const message = refused(make_elf({.note = false}).bytes);  // e_entry 16 MiB
+    CHECK_THAT(message, Catch::Contains("no PVH entry note"));
+    CHECK_THAT(message, Catch::Contains("e_entry"));
+    for (uint64_t entry : {uint64_t{0}, kLoad - 1, kLoad + 0x2000, uint64_t{0xc000'0000},
+                           uint64_t{0xffff'ffff'8100'0000}, UINT64_MAX}) {
+        INFO("e_entry " << entry);
+        refused(make_elf({.note = false, .elf_entry = entry}).bytes);
     }
+    // The same with a segment that reaches the MMIO hole.
+    refused(make_elf({.paddr = 0xbfff'f000, .memsz = 0x2000, .note = false,
+                      .elf_entry = 0xc000'0000})
+                .bytes);
 }
 
 TEST_CASE("Parsing refuses a malformed PVH note", "[boot][elf]") {
@@ -488,7 +518,13 @@ TEST_CASE("Parsing survives random corruption of a valid kernel", "[boot][elf]")
                 CHECK(s.physical_address + s.memory_size >= s.physical_address);
                 CHECK(s.physical_address + s.memory_size <= r->end);
             }
-            CHECK(r->pvh_entry < 0xc000'0000);
+            if (r->pvh_entry) {
+                CHECK(*r->pvh_entry < 0xc000'0000);
+            } else {
+                CHECK(is64);
+                CHECK(r->entry >= kLoad);
+                CHECK(r->entry < 0xc000'0000);
+            }
         }
     }
 }
