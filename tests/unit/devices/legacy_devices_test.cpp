@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// The small legacy devices: i8042 (reset), the exit port and the boot timer.
+// The small legacy devices: the exit port and the boot timer (i8042: i8042_test.cpp).
 #include <catch2/catch.hpp>
 
 #include <array>
@@ -10,14 +10,12 @@
 
 #include "devices/legacy/boot_timer.h"
 #include "devices/legacy/exit_device.h"
-#include "devices/legacy/i8042.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 using vmm::devices::BootTimer;
 using vmm::devices::ExitDevice;
-using vmm::devices::I8042;
 
 void write_byte(vmm::BusDevice& device, uint64_t offset, uint8_t value) {
     device.write(offset, std::span<uint8_t const>(&value, 1));
@@ -32,37 +30,6 @@ bool reads_zero(vmm::BusDevice& device, uint64_t offset, size_t width) {
 }
 
 }  // namespace
-
-TEST_CASE("i8042 requests a reset only for 0xFE written to the command port", "[devices]") {
-    int resets = 0;
-    I8042 i8042([&] { ++resets; });
-    write_byte(i8042, 0, 0xfe);  // port 0x60 is the data port
-    CHECK(resets == 0);
-    for (int value = 0; value < 256; ++value)
-        if (value != 0xfe) write_byte(i8042, 4, static_cast<uint8_t>(value));
-    CHECK(resets == 0);
-    for (uint64_t offset : {1, 2, 3}) write_byte(i8042, offset, 0xfe);
-    CHECK(resets == 0);
-    i8042.write(4, std::span<uint8_t const>());
-    CHECK(resets == 0);
-    write_byte(i8042, 4, 0xfe);
-    CHECK(resets == 1);
-    write_byte(i8042, 4, 0xfe);
-    CHECK(resets == 2);
-}
-
-TEST_CASE("i8042 reads as zero at every offset and width", "[devices]") {
-    I8042 i8042([] {});
-    for (uint64_t offset = 0; offset < I8042::kLength; ++offset)
-        for (size_t width : {1, 2, 4}) CHECK(reads_zero(i8042, offset, width));
-    i8042.read(0, std::span<uint8_t>());
-}
-
-TEST_CASE("i8042 without a callback ignores the reset command", "[devices]") {
-    I8042 i8042(nullptr);
-    write_byte(i8042, 4, 0xfe);
-    CHECK(reads_zero(i8042, 4, 1));
-}
 
 TEST_CASE("The exit device passes the low byte of 1, 2 and 4 byte writes at offset 0",
           "[devices]") {
