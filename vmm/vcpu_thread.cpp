@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "vmm/base/log.h"
@@ -30,6 +31,12 @@ std::string format_registers(kvm_regs const& r, kvm_sregs const& s) {
 }
 }  // namespace
 
+kvm::pvm::ReadPhysical read_guest_ram(GuestMemory const& memory) {
+    return [&memory](uint64_t physical, std::span<uint8_t> out) {
+        return memory.read(GuestAddress{physical}, out).has_value();
+    };
+}
+
 int VcpuThread::kick_signal() { return SIGUSR1; }
 
 void VcpuThread::install_kick_handler() {
@@ -50,6 +57,11 @@ void VcpuThread::stop_and_join() {
         ::pthread_kill(m_thread.native_handle(), kick_signal());
         m_thread.join();
     }
+}
+
+void VcpuThread::kick(uint64_t round) {
+    m_kick_round.store(round, std::memory_order_release);
+    if (m_thread.joinable()) ::pthread_kill(m_thread.native_handle(), kick_signal());
 }
 
 void VcpuThread::run_loop() noexcept {
@@ -115,7 +127,12 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                                   e.address);
                 return true;
             } else if constexpr (std::is_same_v<T, Interrupted>) {
-                return true;  // the loop condition checks the stop flag
+                // A kick, or a stop (the loop condition checks the stop flag). Kicks are served
+                // only here: after an I/O exit the vCPU state is complete only once KVM_RUN has
+                // run again (KVM API, KVM_RUN).
+                uint64_t const round = m_kick_round.exchange(0, std::memory_order_acq_rel);
+                if (round != 0 && !m_stop.load(std::memory_order_acquire)) on_kick(round);
+                return true;
             } else if constexpr (std::is_same_v<T, Hlt>) {
                 // With the in-kernel irqchip KVM handles HLT itself; seeing it means the guest
                 // halted for good.
@@ -136,10 +153,14 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 report_crash(fmt::format("VM entry failed, hardware reason {:#x}", e.reason));
                 return false;
             } else if constexpr (std::is_same_v<T, InternalError>) {
+                bool const emulation = e.suberror == KVM_INTERNAL_ERROR_EMULATION;
+                // The pvm host profile's fallback; with the native profile it is null.
+                if (emulation && m_context.pvm_quirks != nullptr &&
+                    m_context.pvm_quirks->recover_emulation_failure(m_vcpu))
+                    return true;
                 report_crash(fmt::format("KVM internal error, suberror {}{}", e.suberror,
-                                         e.suberror == KVM_INTERNAL_ERROR_EMULATION
-                                             ? " (instruction emulation failed)"
-                                             : ""));
+                                         emulation ? " (instruction emulation failed)" : ""),
+                             emulation);
                 return false;
             } else {
                 static_assert(std::is_same_v<T, Unknown>);
@@ -151,23 +172,43 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
         exit);
 }
 
-void VcpuThread::report_crash(std::string_view what) {
+void VcpuThread::on_kick(uint64_t round) {
+    if (m_context.pvm_quirks != nullptr) m_context.pvm_quirks->on_kick(m_vcpu);
+    if (m_context.halt_watch == nullptr) return;
+    auto const mp_state = m_vcpu.mp_state();
+    auto const regs = m_vcpu.regs();
+    if (!mp_state || !regs) return;
+    m_context.halt_watch->report(m_vcpu.id(), round,
+                                 VcpuSample{mp_state->mp_state, regs->rflags, regs->rip});
+}
+
+void VcpuThread::report_crash(std::string_view what, bool emulation_failure) {
     std::string details;
     auto regs = m_vcpu.regs();
     auto sregs = m_vcpu.sregs();
     if (regs && sregs) {
         details = format_registers(*regs, *sregs);
-        // The instruction bytes at rip, through the guest's own address translation.
-        uint64_t const linear = sregs->cs.base + regs->rip;
-        auto translation = m_vcpu.translate(linear);
-        uint8_t bytes[16] = {};
-        if (translation && translation->valid &&
-            m_context.memory.read(GuestAddress{translation->physical_address}, bytes)) {
+        // The instruction bytes at rip, through the guest's own address translation (an
+        // instruction may cross into a page mapped elsewhere).
+        auto const state = kvm::pvm::cpu_state(*regs, *sregs);
+        kvm::pvm::Translate const translate = [this](uint64_t linear) -> std::optional<uint64_t> {
+            auto translation = m_vcpu.translate(linear);
+            if (!translation || !translation->valid) return std::nullopt;
+            return translation->physical_address;
+        };
+        std::array<uint8_t, 16> bytes{};
+        size_t const read = kvm::pvm::read_linear(kvm::pvm::code_address(state), bytes, translate,
+                                                  read_guest_ram(m_context.memory));
+        if (read > 0) {
             details += "\ncode at rip:";
-            for (uint8_t b : bytes) details += fmt::format(" {:02x}", b);
+            for (size_t i = 0; i < read; ++i) details += fmt::format(" {:02x}", bytes[i]);
         } else {
             details += "\ncode at rip: (not in guest RAM)";
         }
+        if (emulation_failure)
+            details += "\nhint: " +
+                       kvm::pvm::emulation_failure_hint(std::span(bytes).first(read), state.mode,
+                                                        m_context.pvm_quirks != nullptr);
     }
     spdlog::error("vCPU {}: guest crashed: {}\n{}", m_vcpu.id(), what, details);
     m_context.exit.request(exit_status::kGuestCrashed,

@@ -8,6 +8,8 @@
 
 #include "vmm/base/bus.h"
 #include "vmm/exit_status.h"
+#include "vmm/halt_watch.h"
+#include "vmm/kvm/pvm_quirks.h"
 #include "vmm/kvm/vcpu.h"
 #include "vmm/memory/guest_memory.h"
 
@@ -18,7 +20,14 @@ struct VcpuContext {
     Bus const& mmio_bus;
     GuestMemory const& memory;
     ExitRequest& exit;
+    /// The pvm host profile's emulation-gap fallback; null (native profile): never consulted.
+    kvm::pvm::PvmQuirks* pvm_quirks = nullptr;
+    /// Where kicks report this vCPU's state; null: kicks only interrupt.
+    HaltWatch* halt_watch = nullptr;
 };
+
+/// Reads guest RAM by physical address, for the fallback and crash reports.
+kvm::pvm::ReadPhysical read_guest_ram(GuestMemory const& memory);
 
 class VcpuThread {
 public:
@@ -35,18 +44,24 @@ public:
     void start();
     /// Idempotent; returns when the thread has ended.
     void stop_and_join();
+    /// Interrupts KVM_RUN; the vCPU then reports its state for `round` to the HaltWatch (and,
+    /// with the pvm profile, completes a hypercall it spins on). A kick whose signal arrives outside
+    /// KVM_RUN waits for the next interrupted one. For the thread that calls stop_and_join().
+    void kick(uint64_t round);
     kvm::Vcpu& vcpu() { return m_vcpu; }
 
 private:
     void run_loop() noexcept;
     /// Handles one exit; returns false when the loop must end.
     bool handle(kvm::VcpuExit& exit);
-    void report_crash(std::string_view what);
+    void report_crash(std::string_view what, bool emulation_failure = false);
+    void on_kick(uint64_t round);
 
     kvm::Vcpu m_vcpu;
     VcpuContext m_context;
     std::thread m_thread;
     std::atomic<bool> m_stop{false};
+    std::atomic<uint64_t> m_kick_round{0};  // 0: no kick pending
 };
 
 }  // namespace vmm

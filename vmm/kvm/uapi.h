@@ -30,10 +30,12 @@ static_assert(sizeof(MsrsHeader) == 8);
 inline constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
 inline constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
 inline constexpr unsigned long kSetMsrs = _IOW(KVMIO, 0x89, MsrsHeader);
+inline constexpr unsigned long kGetMsrs = _IOWR(KVMIO, 0x88, MsrsHeader);
 
 // The values the kernel's own (C) definitions produce.
 static_assert(kGetSupportedCpuid == 0xc008ae05);
 static_assert(kSetCpuid2 == 0x4008ae90);
 static_assert(kSetMsrs == 0x4008ae89);
+static_assert(kGetMsrs == 0xc008ae88);
 
 }  // namespace vmm::kvm::uapi

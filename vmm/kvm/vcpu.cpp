@@ -111,6 +111,38 @@ Result<void> Vcpu::set_msrs(std::span<kvm_msr_entry const> entries) {
     return {};
 }
 
+Result<void> Vcpu::get_msrs(std::span<kvm_msr_entry> entries) const {
+    std::vector<uint8_t> buffer(sizeof(uapi::MsrsHeader) + entries.size_bytes());
+    uapi::MsrsHeader const header{static_cast<uint32_t>(entries.size()), 0};
+    std::memcpy(buffer.data(), &header, sizeof header);
+    std::memcpy(buffer.data() + sizeof header, entries.data(), entries.size_bytes());
+    // KVM API: returns the number of MSRs read, stopping at the first it does not know.
+    int read = ::ioctl(m_fd.get(), uapi::kGetMsrs, buffer.data());
+    if (read < 0) return fail_errno("KVM_GET_MSRS", errno);
+    if (static_cast<size_t>(read) != entries.size())
+        return fail(ErrorKind::Host, fmt::format("KVM_GET_MSRS: MSR {:#x} was refused",
+                                                 entries[static_cast<size_t>(read)].index));
+    std::memcpy(entries.data(), buffer.data() + sizeof header, entries.size_bytes());
+    return {};
+}
+
+Result<kvm_vcpu_events> Vcpu::vcpu_events() const {
+    kvm_vcpu_events events{};
+    TRY(vcpu_ioctl(m_fd.get(), KVM_GET_VCPU_EVENTS, &events, "KVM_GET_VCPU_EVENTS"));
+    return events;
+}
+
+Result<void> Vcpu::set_vcpu_events(kvm_vcpu_events const& events) {
+    kvm_vcpu_events copy = events;
+    return vcpu_ioctl(m_fd.get(), KVM_SET_VCPU_EVENTS, &copy, "KVM_SET_VCPU_EVENTS");
+}
+
+Result<uint32_t> Vcpu::tsc_khz() const {
+    int khz = ::ioctl(m_fd.get(), KVM_GET_TSC_KHZ, 0);
+    if (khz < 0) return fail_errno("KVM_GET_TSC_KHZ", errno);
+    return static_cast<uint32_t>(khz);
+}
+
 Result<kvm_lapic_state> Vcpu::lapic() const {
     kvm_lapic_state state{};
     TRY(vcpu_ioctl(m_fd.get(), KVM_GET_LAPIC, &state, "KVM_GET_LAPIC"));

@@ -52,6 +52,12 @@ public:
     Result<void> set_fpu(kvm_fpu const& fpu);
     Result<void> set_cpuid(std::span<kvm_cpuid_entry2 const> entries);
     Result<void> set_msrs(std::span<kvm_msr_entry const> entries);
+    /// Fills in each entry's data for its index; fails if KVM refuses any of them.
+    Result<void> get_msrs(std::span<kvm_msr_entry> entries) const;
+    Result<kvm_vcpu_events> vcpu_events() const;
+    Result<void> set_vcpu_events(kvm_vcpu_events const& events);
+    /// The guest's TSC frequency (KVM_GET_TSC_KHZ).
+    Result<uint32_t> tsc_khz() const;
     Result<kvm_lapic_state> lapic() const;
     Result<void> set_lapic(kvm_lapic_state const& state);
     Result<kvm_mp_state> mp_state() const;
