@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+// virtio-blk: a request is a header (type, sector) in the first readable bytes, data, and one
+// status byte in the last writable byte (§5.2.6); framing across descriptors is free
+// (§2.6.4), so everything is addressed by byte offset within the chain.
+#include "devices/virtio/block/block_device.h"
+
+#include <linux/virtio_blk.h>
+#include <linux/virtio_ids.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include <spdlog/spdlog.h>
+
+namespace vmm::devices::virtio {
+
+namespace {
+constexpr uint32_t kHeaderBytes = sizeof(BlockRequestHeader);
+constexpr uint32_t kSegmentBytes = sizeof(BlockRangeSegment);
+constexpr uint32_t kKnownRangeFlags = VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP;
+
+constexpr uint64_t bit(uint32_t feature) { return uint64_t{1} << feature; }
+
+/// True when [sector, sector + count) lies inside [0, capacity); never overflows.
+constexpr bool inside(uint64_t capacity, uint64_t sector, uint64_t count) {
+    return sector <= capacity && count <= capacity - sector;
+}
+}  // namespace
+
+BlockDevice::BlockDevice(std::unique_ptr<BlockBackend> backend, BlockOptions options)
+    : m_backend(std::move(backend)), m_options(std::move(options)) {
+    uint64_t const size = m_backend->size();
+    if (size % kSectorSize != 0)
+        spdlog::warn("virtio-blk '{}': {} bytes is not a whole number of 512-byte sectors; the "
+                     "guest sees the first {} sectors and not the last {} bytes",
+                     m_options.name, size, size / kSectorSize, size % kSectorSize);
+    m_options.id.resize(std::min(m_options.id.size(), kIdBytes));
+    m_config.capacity = size / kSectorSize;
+    m_config.size_max = kSizeMax;
+    m_config.seg_max = kSegMax;
+    m_config.blk_size = kSectorSize;
+    m_config.max_discard_sectors = kMaxDiscardSectors;
+    m_config.max_discard_seg = kMaxDiscardSegments;
+    m_config.discard_sector_alignment = kDiscardAlignment;
+    m_config.max_write_zeroes_sectors = kMaxWriteZeroesSectors;
+    m_config.max_write_zeroes_seg = kMaxWriteZeroesSegments;
+    m_config.write_zeroes_may_unmap = 1;
+}
+
+uint32_t BlockDevice::device_id() const { return VIRTIO_ID_BLOCK; }
+
+uint64_t BlockDevice::features() const {
+    uint64_t features = bit(VIRTIO_BLK_F_SIZE_MAX) | bit(VIRTIO_BLK_F_SEG_MAX) |
+                        bit(VIRTIO_BLK_F_BLK_SIZE) | bit(VIRTIO_BLK_F_FLUSH) |
+                        bit(VIRTIO_BLK_F_DISCARD) | bit(VIRTIO_BLK_F_WRITE_ZEROES);
+    if (m_options.read_only) features |= bit(VIRTIO_BLK_F_RO);
+    return features;
+}
+
+void BlockDevice::read_config(uint32_t offset, std::span<uint8_t> data) {
+    auto const* bytes = reinterpret_cast<uint8_t const*>(&m_config);
+    std::memcpy(data.data(), bytes + offset, data.size());  // the transport checked the range
+}
+
+Result<void> BlockDevice::activate(uint64_t, std::span<Queue> queues, GuestMemory const& memory,
+                                   VirtioInterrupt& interrupt) {
+    m_queues = queues;
+    m_memory = &memory;
+    m_interrupt = &interrupt;
+    return {};
+}
+
+void BlockDevice::process_queue(size_t index) {
+    if (index >= m_queues.size() || !m_memory) return;
+    Queue& queue = m_queues[index];
+    // The sync engine: each request's I/O is done before the next is taken.
+    while (auto chain = queue.pop()) queue.push(chain->head, handle(*chain));
+    if (queue.should_notify()) m_interrupt->signal_used();
+}
+
+void BlockDevice::reset() {
+    m_queues = {};
+    m_memory = nullptr;
+    m_interrupt = nullptr;
+}
+
+uint32_t BlockDevice::handle(DescriptorChain const& chain) {
+    if (chain.writable_bytes == 0) {
+        // Nowhere to put the status: the driver gets its buffers back with nothing written.
+        refuse(Problem::NoStatus,
+               "a request without a writable byte for its status was returned untouched", 0);
+        return 0;
+    }
+    GuestBuffer const& last = chain.writable.back();  // zero-length buffers were dropped
+    GuestAddress const status_at{last.address.value + last.length - 1};
+    Outcome const outcome = execute(chain);
+    if (!m_memory->write_obj(status_at, outcome.status)) return 0;
+    return outcome.written + 1;
+}
+
+BlockDevice::Outcome BlockDevice::execute(DescriptorChain const& chain) {
+    if (chain.readable_bytes < kHeaderBytes)
+        return refuse(Problem::BadHeader,
+                      fmt::format("a request's header needs {} readable bytes; it had {}",
+                                  kHeaderBytes, chain.readable_bytes),
+                      VIRTIO_BLK_S_IOERR);
+    BlockRequestHeader header{};
+    if (!gather(chain.readable, 0, kHeaderBytes, m_iov))
+        return refuse(Problem::BadBuffer, "a buffer outside guest RAM", VIRTIO_BLK_S_IOERR);
+    auto* to = reinterpret_cast<uint8_t*>(&header);
+    for (iovec const& piece : m_iov) {
+        std::memcpy(to, piece.iov_base, piece.iov_len);
+        to += piece.iov_len;
+    }
+    switch (header.type) {
+        case VIRTIO_BLK_T_IN:
+        case VIRTIO_BLK_T_OUT: return transfer(header, chain);
+        case VIRTIO_BLK_T_FLUSH:
+            if (auto r = m_backend->flush(); !r)
+                return host_error(Problem::FlushFailed, "flush", r.error());
+            return {VIRTIO_BLK_S_OK, 0};
+        case VIRTIO_BLK_T_GET_ID: return get_id(chain);
+        case VIRTIO_BLK_T_DISCARD:
+        case VIRTIO_BLK_T_WRITE_ZEROES: return ranges(header, chain);
+        default:
+            return refuse(Problem::UnknownType,
+                          fmt::format("request type {} is not supported", header.type),
+                          VIRTIO_BLK_S_UNSUPP);
+    }
+}
+
+BlockDevice::Outcome BlockDevice::transfer(BlockRequestHeader const& header,
+                                           DescriptorChain const& chain) {
+    bool const in = header.type == VIRTIO_BLK_T_IN;
+    if (!in && m_options.read_only)
+        return refuse(Problem::ReadOnly, "a write to a read-only disk was refused",
+                      VIRTIO_BLK_S_IOERR);
+    // IN: every writable byte but the status; OUT: every readable byte after the header.
+    uint64_t const length = in ? chain.writable_bytes - 1 : chain.readable_bytes - kHeaderBytes;
+    if (length % kSectorSize != 0)
+        return refuse(Problem::UnalignedData,
+                      fmt::format("a request's data is {} bytes, not a multiple of {}", length,
+                                  kSectorSize),
+                      VIRTIO_BLK_S_IOERR);
+    if (!inside(m_config.capacity, header.sector, length / kSectorSize))
+        return refuse(Problem::PastCapacity,
+                      fmt::format("a request for {} sectors at sector {} reaches past the "
+                                  "disk's {} sectors",
+                                  length / kSectorSize, header.sector, m_config.capacity),
+                      VIRTIO_BLK_S_IOERR);
+    if (length == 0) return {VIRTIO_BLK_S_OK, 0};
+    bool const gathered = in ? gather(chain.writable, 0, length, m_iov)
+                             : gather(chain.readable, kHeaderBytes, length, m_iov);
+    if (!gathered)
+        return refuse(Problem::BadBuffer, "a buffer outside guest RAM", VIRTIO_BLK_S_IOERR);
+    if (m_iov.size() > kSegMax)
+        return refuse(Problem::TooManySegments,
+                      fmt::format("a request has {} data buffers; seg_max is {}", m_iov.size(),
+                                  kSegMax),
+                      VIRTIO_BLK_S_IOERR);
+    uint64_t const offset = header.sector * kSectorSize;  // inside the capacity: no overflow
+    if (in) {
+        if (auto r = m_backend->read(offset, m_iov); !r)
+            return host_error(Problem::ReadFailed, "read", r.error());
+        return {VIRTIO_BLK_S_OK, static_cast<uint32_t>(length)};
+    }
+    if (auto r = m_backend->write(offset, m_iov); !r)
+        return host_error(Problem::WriteFailed, "write", r.error());
+    return {VIRTIO_BLK_S_OK, 0};
+}
+
+BlockDevice::Outcome BlockDevice::get_id(DescriptorChain const& chain) {
+    // The id goes in the writable bytes before the status, zero padded to 20 bytes; a shorter
+    // buffer gets what fits.
+    uint64_t const length = std::min<uint64_t>(chain.writable_bytes - 1, kIdBytes);
+    if (!gather(chain.writable, 0, length, m_iov))
+        return refuse(Problem::BadBuffer, "a buffer outside guest RAM", VIRTIO_BLK_S_IOERR);
+    std::array<uint8_t, kIdBytes> id{};
+    std::ranges::copy(m_options.id, id.begin());
+    uint8_t const* from = id.data();
+    for (iovec const& piece : m_iov) {
+        std::memcpy(piece.iov_base, from, piece.iov_len);
+        from += piece.iov_len;
+    }
+    return {VIRTIO_BLK_S_OK, static_cast<uint32_t>(length)};
+}
+
+BlockDevice::Outcome BlockDevice::ranges(BlockRequestHeader const& header,
+                                         DescriptorChain const& chain) {
+    bool const discard = header.type == VIRTIO_BLK_T_DISCARD;
+    if (m_options.read_only)
+        return refuse(Problem::ReadOnly,
+                      "a discard or write-zeroes on a read-only disk was refused",
+                      VIRTIO_BLK_S_IOERR);
+    uint32_t const length = chain.readable_bytes - kHeaderBytes;
+    uint32_t const max_segments = discard ? kMaxDiscardSegments : kMaxWriteZeroesSegments;
+    if (length == 0 || length % kSegmentBytes != 0 || length / kSegmentBytes > max_segments)
+        return refuse(Problem::BadSegments,
+                      fmt::format("a discard or write-zeroes request has {} bytes of segments: "
+                                  "not 1 to {} segments of {} bytes",
+                                  length, max_segments, kSegmentBytes),
+                      VIRTIO_BLK_S_IOERR);
+    std::vector<BlockRangeSegment> segments(length / kSegmentBytes);
+    if (!gather(chain.readable, kHeaderBytes, length, m_iov))
+        return refuse(Problem::BadBuffer, "a buffer outside guest RAM", VIRTIO_BLK_S_IOERR);
+    auto* to = reinterpret_cast<uint8_t*>(segments.data());
+    for (iovec const& piece : m_iov) {
+        std::memcpy(to, piece.iov_base, piece.iov_len);
+        to += piece.iov_len;
+    }
+    // Check every segment before touching the image (§5.2.6.2: unknown flags, or unmap on a
+    // discard, are UNSUPP).
+    uint32_t const max_sectors = discard ? kMaxDiscardSectors : kMaxWriteZeroesSectors;
+    for (BlockRangeSegment const& segment : segments) {
+        if ((segment.flags & ~kKnownRangeFlags) != 0 ||
+            (discard && (segment.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0))
+            return refuse(Problem::BadFlags,
+                          fmt::format("a {} segment has flags {:#x}",
+                                      discard ? "discard" : "write-zeroes", segment.flags),
+                          VIRTIO_BLK_S_UNSUPP);
+        if (segment.num_sectors > max_sectors ||
+            !inside(m_config.capacity, segment.sector, segment.num_sectors))
+            return refuse(Problem::PastCapacity,
+                          fmt::format("a segment of {} sectors at sector {} is past the disk's "
+                                      "{} sectors or over the limit of {}",
+                                      segment.num_sectors, segment.sector, m_config.capacity,
+                                      max_sectors),
+                          VIRTIO_BLK_S_IOERR);
+    }
+    for (BlockRangeSegment const& segment : segments) {
+        uint64_t const offset = segment.sector * kSectorSize;
+        uint64_t const bytes = uint64_t{segment.num_sectors} * kSectorSize;
+        if (discard) {
+            if (auto r = m_backend->discard(offset, bytes); !r)
+                return host_error(Problem::DiscardFailed, "discard", r.error());
+        } else {
+            bool const unmap = (segment.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0;
+            if (auto r = m_backend->write_zeroes(offset, bytes, unmap); !r)
+                return host_error(Problem::WriteZeroesFailed, "write-zeroes", r.error());
+        }
+    }
+    return {VIRTIO_BLK_S_OK, 0};
+}
+
+BlockDevice::Outcome BlockDevice::refuse(Problem problem, std::string const& detail,
+                                         uint8_t status) {
+    if (m_logged[static_cast<size_t>(problem)].first())
+        spdlog::warn("virtio-blk '{}': {} (the guest driver is faulty; logged once)",
+                     m_options.name, detail);
+    return {status, 0};
+}
+
+BlockDevice::Outcome BlockDevice::host_error(Problem problem, char const* what, int code) {
+    if (m_logged[static_cast<size_t>(problem)].first()) {
+        std::string const why = code == ENODATA ? "the image ended early (did it shrink?)"
+                                                : std::strerror(code);
+        spdlog::error("virtio-blk '{}': {} failed: {}; the guest sees an I/O error (logged once)",
+                      m_options.name, what, why);
+    }
+    return {VIRTIO_BLK_S_IOERR, 0};
+}
+
+bool BlockDevice::gather(std::span<GuestBuffer const> buffers, uint64_t skip, uint64_t length,
+                         std::vector<iovec>& out) const {
+    out.clear();
+    for (GuestBuffer const& buffer : buffers) {
+        if (length == 0) break;
+        if (skip >= buffer.length) {
+            skip -= buffer.length;
+            continue;
+        }
+        uint64_t const take = std::min<uint64_t>(buffer.length - skip, length);
+        auto bytes = m_memory->slice(GuestAddress{buffer.address.value + skip}, take);
+        if (!bytes) return false;
+        out.push_back({bytes->data(), bytes->size()});
+        skip = 0;
+        length -= take;
+    }
+    return length == 0;
+}
+
+}  // namespace vmm::devices::virtio
