@@ -29,9 +29,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tools/bench_util.h"
+
 extern char** environ;
 
 namespace {
+
+using bench::median;
+using bench::now_ns;
 
 struct Run {
     int status = -1;
@@ -41,12 +46,6 @@ struct Run {
     long max_rss_kib = 0;
     std::string err;
 };
-
-int64_t now_ns(clockid_t clock) {
-    timespec ts{};
-    clock_gettime(clock, &ts);
-    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::string slurp(std::string const& path) {
     std::ifstream in(path);
@@ -83,13 +82,6 @@ Run spawn(std::vector<std::string> const& argv, std::string const& err_path) {
     run.max_rss_kib = usage.ru_maxrss;
     run.err = slurp(err_path);
     return run;
-}
-
-std::optional<double> median(std::vector<double> values) {
-    if (values.empty()) return std::nullopt;
-    std::ranges::sort(values);
-    size_t const n = values.size();
-    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 using Samples = std::map<std::string, std::vector<double>>;
