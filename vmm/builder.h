@@ -9,6 +9,7 @@
 #include <span>
 
 #include "boot/elf_loader.h"
+#include "boot/x86_64/cpu_setup.h"
 #include "boot/x86_64/pvh.h"
 #include "vmm/machine.h"
 #include "vmm/machine_config.h"
@@ -18,11 +19,14 @@ namespace vmm {
 /// Checks the options alone (vCPU count, memory size, command line).
 Result<void> validate_config(MachineConfig const& config);
 
-/// The guest's memory with kernel, initrd, GDT and PVH start info in place.
+/// The guest's memory with kernel, initrd, GDT and boot information in place (PVH start info,
+/// or boot_params and, for the 64-bit entry, identity page tables), and how vCPU 0 enters:
+/// an ELF with a PVH note through PVH, an ELF64 without one at e_entry through Linux's 64-bit
+/// entry, a bzImage through its 64-bit entry (XLF_KERNEL_64) or else its 32-bit one.
 struct LoadedGuest {
     GuestMemory memory;
-    uint64_t entry;
-    uint64_t start_info;
+    boot::x86_64::EntryMode mode;
+    kvm_regs regs;  // vCPU 0's registers: rip = entry, rbx = start info or rsi = boot_params
 };
 Result<LoadedGuest> load_guest(MachineConfig const& config);
 

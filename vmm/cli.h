@@ -25,4 +25,10 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv);
 /// "stdio", "none" or "file:PATH".
 Result<ConsoleConfig> parse_console(std::string const& text);
 
+/// "PATH[,ro][,id=NAME][,engine=sync]" (the value of one --disk).
+Result<DiskConfig> parse_disk(std::string const& text);
+
+/// "auto", "pvm" or "native".
+Result<HostProfile> parse_host_profile(std::string const& text);
+
 }  // namespace vmm

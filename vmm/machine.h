@@ -13,7 +13,9 @@
 #include "vmm/base/irq_line.h"
 #include "vmm/event_loop.h"
 #include "vmm/exit_status.h"
+#include "vmm/halt_watch.h"
 #include "vmm/kvm/kvm.h"
+#include "vmm/kvm/pvm_quirks.h"
 #include "vmm/kvm/vm.h"
 #include "vmm/machine_config.h"
 #include "vmm/memory/guest_memory.h"
@@ -64,6 +66,8 @@ public:
         m_serial_irq = std::move(irq);
     }
     void add_device(std::shared_ptr<BusDevice> device) { m_devices.push_back(std::move(device)); }
+    /// Keeps an interrupt line a device refers to alive as long as the machine.
+    void add_irq(std::unique_ptr<EventFdIrq> irq) { m_irqs.push_back(std::move(irq)); }
     void add_vcpu(kvm::Vcpu vcpu);
     /// Bytes of guest RAM the host has backed with pages (mincore).
     uint64_t resident_guest_bytes() const;
@@ -71,6 +75,8 @@ public:
 private:
     Result<void> watch_signals();
     Result<void> attach_console_input();
+    Result<void> start_kick_timer();
+    void on_kick_timer();
     void stop_vcpus();
 
     MachineConfig m_config;
@@ -85,10 +91,14 @@ private:
     int m_console_fd = -1;
     std::shared_ptr<devices::Serial8250> m_serial;
     std::unique_ptr<EventFdIrq> m_serial_irq;
+    std::vector<std::unique_ptr<EventFdIrq>> m_irqs;  // declared before the devices using them
     std::vector<std::shared_ptr<BusDevice>> m_devices;
     std::vector<std::unique_ptr<VcpuThread>> m_vcpus;
     UniqueFd m_signal_fd;
     std::unique_ptr<class ConsoleInput> m_console_input;
+    std::unique_ptr<kvm::pvm::PvmQuirks> m_pvm_quirks;  // the pvm host profile only
+    HaltWatch m_halt_watch;
+    UniqueFd m_kick_timer;
 };
 
 }  // namespace vmm

@@ -3,9 +3,11 @@
 // and the API later. A plain aggregate: tests build it with designated initializers.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "vmm/base/size.h"
 
@@ -13,14 +15,26 @@ namespace vmm {
 
 enum class ConsoleKind { Stdio, File, None };
 
+/// How wisp adapts to the host's KVM (vmm/host_profile.h). Auto picks Pvm on a PVM host
+/// (reference: ARCHITECTURE.md, "Running on a PVM host"), Native everywhere else.
+enum class HostProfile { Auto, Pvm, Native };
+
 struct ConsoleConfig {
     ConsoleKind kind = ConsoleKind::Stdio;
     std::string path;  // for File
 };
 
+/// One --disk: a virtio-blk device (devices/virtio/block/), vda, vdb, ... in this order.
+struct DiskConfig {
+    static constexpr size_t kIdBytes = 20;  // VIRTIO_BLK_ID_BYTES
+    std::string path;
+    bool read_only = false;
+    std::string id;  // what the guest reads as the serial (GET_ID), at most 20 bytes
+};
+
 struct MachineConfig {
     static constexpr uint32_t kMaxVcpus = 64;
-    static constexpr char const* kDefaultCmdline = "console=ttyS0 reboot=k panic=1";
+    static constexpr char const* kDefaultCmdline = "console=ttyS0 reboot=k panic=1 pci=off";
 
     std::string kernel;
     std::optional<std::string> initrd;
@@ -29,7 +43,10 @@ struct MachineConfig {
     uint64_t memory = 128_MiB;
     ConsoleConfig console;
     bool boot_timer = false;
+    std::vector<DiskConfig> disks;  // virtio-blk (vmm/virtio_setup.h)
+    bool rng = false;               // virtio-rng (vmm/virtio_setup.h)
     std::string kvm_device = "/dev/kvm";
+    HostProfile host_profile = HostProfile::Auto;
 };
 
 }  // namespace vmm

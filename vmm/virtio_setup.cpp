@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "boot/x86_64/layout.h"
+#include "devices/virtio/block/block_device.h"
+#include "devices/virtio/block/sync_backend.h"
 #include "devices/virtio/mmio_transport.h"
 #include "devices/virtio/rng/rng_device.h"
 
@@ -18,8 +20,17 @@ namespace {
 namespace x86 = boot::x86_64;
 using devices::virtio::MmioTransport;
 
-std::shared_ptr<devices::virtio::VirtioDevice> make_device(VirtioKind kind) {
-    switch (kind) {
+std::shared_ptr<devices::virtio::VirtioDevice> make_device(
+    VirtioSlot const& slot, MachineConfig const& config,
+    std::vector<devices::virtio::DiskImage>& disks) {
+    switch (slot.kind) {
+        case VirtioKind::Block: {
+            DiskConfig const& disk = config.disks.at(slot.disk);
+            devices::virtio::BlockOptions options{disk.path, disk.read_only, disk.id};
+            return std::make_shared<devices::virtio::BlockDevice>(
+                std::make_unique<devices::virtio::SyncBackend>(std::move(disks.at(slot.disk))),
+                std::move(options));
+        }
         case VirtioKind::Rng: return std::make_shared<devices::virtio::RngDevice>();
     }
     return nullptr;
@@ -27,6 +38,7 @@ std::shared_ptr<devices::virtio::VirtioDevice> make_device(VirtioKind kind) {
 
 char const* kind_name(VirtioKind kind) {
     switch (kind) {
+        case VirtioKind::Block: return "blk";
         case VirtioKind::Rng: return "rng";
     }
     return "?";
@@ -34,7 +46,7 @@ char const* kind_name(VirtioKind kind) {
 }  // namespace
 
 Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config) {
-    std::vector<VirtioKind> kinds;
+    std::vector<VirtioKind> kinds(config.disks.size(), VirtioKind::Block);
     if (config.rng) kinds.push_back(VirtioKind::Rng);
     if (kinds.size() > std::size(x86::kVirtioIrqs))
         return fail(ErrorKind::Usage, fmt::format("{} virtio devices asked for; at most {} fit "
@@ -43,7 +55,7 @@ Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config) {
     std::vector<VirtioSlot> slots;
     for (size_t n = 0; n < kinds.size(); ++n)
         slots.push_back({kinds[n], x86::kVirtioMmioStart + n * x86::kVirtioMmioStride,
-                         x86::kVirtioIrqs[n]});
+                         x86::kVirtioIrqs[n], n});  // disks come first: n is the disk index
     return slots;
 }
 
@@ -55,13 +67,23 @@ Result<void> append_virtio_cmdline(boot::Cmdline& cmdline, MachineConfig const& 
     return {};
 }
 
-Result<void> attach_virtio_devices(Machine& machine) {
+Result<std::vector<devices::virtio::DiskImage>> open_disks(MachineConfig const& config) {
+    std::vector<devices::virtio::DiskImage> disks;
+    for (DiskConfig const& disk : config.disks)
+        disks.push_back(TRY(devices::virtio::open_disk_image(disk.path, disk.read_only)));
+    return disks;
+}
+
+Result<void> attach_virtio_devices(Machine& machine,
+                                   std::vector<devices::virtio::DiskImage> disks) {
     auto const slots = TRY(virtio_slots(machine.config()));
+    if (disks.size() != machine.config().disks.size())
+        return fail(ErrorKind::Host, "attach_virtio_devices: the disks were not all opened");
     for (VirtioSlot const& slot : slots) {
         auto irq_event = TRY(EventFd::create());
         TRY(machine.vm().register_irqfd(irq_event, slot.irq));
         auto transport = std::make_shared<MmioTransport>(
-            make_device(slot.kind), machine.memory(),
+            make_device(slot, machine.config(), disks), machine.memory(),
             std::make_shared<EventFdIrq>(std::move(irq_event)));
         TRY(machine.mmio_bus().insert(transport, slot.address, MmioTransport::kWindowSize));
         for (uint32_t queue = 0; queue < transport->queue_count(); ++queue) {

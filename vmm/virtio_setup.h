@@ -7,13 +7,14 @@
 #include <vector>
 
 #include "boot/cmdline.h"
+#include "devices/virtio/block/disk_image.h"
 #include "vmm/base/result.h"
 #include "vmm/machine.h"
 #include "vmm/machine_config.h"
 
 namespace vmm {
 
-enum class VirtioKind : uint8_t { Rng };
+enum class VirtioKind : uint8_t { Block, Rng };
 
 /// Where one virtio-mmio device sits. Fixed by the config alone, so the command line (written
 /// before /dev/kvm is opened) and the devices attached later agree.
@@ -21,19 +22,25 @@ struct VirtioSlot {
     VirtioKind kind;
     uint64_t address;
     uint32_t irq;
+    size_t disk = 0;  // Block: index into MachineConfig::disks
 };
 
-/// Device n (in a fixed order: rng) gets window kVirtioMmioStart + n * kVirtioMmioStride and
-/// IRQ kVirtioIrqs[n] (boot/x86_64/layout.h). More devices than IRQs fails (Usage).
+/// Device n (in a fixed order: the disks as given, then rng) gets window kVirtioMmioStart +
+/// n * kVirtioMmioStride and IRQ kVirtioIrqs[n] (boot/x86_64/layout.h). More devices than IRQs
+/// fails (Usage).
 Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config);
 
 /// Appends "virtio_mmio.device=0x200@0xd0001000:5" for each slot: how a guest without ACPI
 /// finds the devices (Linux's CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
 Result<void> append_virtio_cmdline(boot::Cmdline& cmdline, MachineConfig const& config);
 
-/// Creates the devices and puts each transport on the MMIO bus with an irqfd for its IRQ and,
-/// per queue, an ioeventfd on QueueNotify (datamatch: the queue index) that the event loop
-/// serves, so device work never runs on a vCPU thread.
-Result<void> attach_virtio_devices(Machine& machine);
+/// Opens and locks every --disk image (devices/virtio/block/disk_image.h), in order. Runs
+/// before /dev/kvm is opened, so an unusable image is refused the same way on every host.
+Result<std::vector<devices::virtio::DiskImage>> open_disks(MachineConfig const& config);
+
+/// Creates the devices (the disks on `disks`, from open_disks) and puts each transport on the
+/// MMIO bus with an irqfd for its IRQ and, per queue, an ioeventfd on QueueNotify (datamatch:
+/// the queue index) that the event loop serves, so device work never runs on a vCPU thread.
+Result<void> attach_virtio_devices(Machine& machine, std::vector<devices::virtio::DiskImage> disks);
 
 }  // namespace vmm

@@ -2,6 +2,10 @@
 // Bad input to the real wisp binary: each gets a one-line error that names the problem, a
 // documented exit status, no crash and no hang, and leaves the user's files as they were.
 // Every check here happens before /dev/kvm is opened, so these run on any host.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -58,7 +62,8 @@ TEST_CASE("Random bytes as kernel are refused with status 65", "[cli]") {
     TempDir dir;
     auto const noise = vmm::test::random_bytes(4096, 1);
     auto path = dir.write("noise", noise);
-    check_refusal(wisp({"run", "--kernel", path}), 65, {"not an ELF kernel"});
+    check_refusal(wisp({"run", "--kernel", path}), 65,
+                  {"not a kernel wisp can boot", "ELF", "bzImage"});
     CHECK(read_file(path) == noise);  // the user's file is untouched
 }
 
@@ -87,6 +92,16 @@ TEST_CASE("An ELF without a PVH note is refused with status 65", "[cli]") {
     });
     check_refusal(wisp({"run", "--kernel", dir.write("nonote", image)}), 65,
                   {"no PVH entry note", "CONFIG_PVH"});
+}
+
+TEST_CASE("A bzImage older than boot protocol 2.06 is refused with status 65", "[cli]") {
+    TempDir dir;
+    auto image = read_file(std::string(WISP_GUEST_DIR) + "/linux64.bzImage");
+    REQUIRE(image.size() > 0x208);
+    REQUIRE(std::memcmp(image.data() + 0x202, "HdrS", 4) == 0);
+    image[0x206] = 0x05;  // version 2.05
+    check_refusal(wisp({"run", "--kernel", dir.write("old-bzImage", image)}), 65,
+                  {"boot protocol 2.05", "2.06"});
 }
 
 TEST_CASE("A kernel too big for guest memory is refused with status 65", "[cli]") {
@@ -146,6 +161,46 @@ TEST_CASE("A bad console or log level is refused with status 64", "[cli]") {
                   {"--log-level"});
 }
 
+TEST_CASE("A missing disk image is refused with status 66", "[cli][disk]") {
+    check_refusal(wisp({"run", "--kernel", guest("hello"), "--disk", "/nonexistent/disk.img"}),
+                  66, {"disk", "/nonexistent/disk.img", "No such file"});
+}
+
+TEST_CASE("A malformed --disk is refused with status 64", "[cli][disk]") {
+    TempDir dir;
+    auto path = dir.write("disk.img", std::string(4096, 'd'));
+    check_refusal(wisp({"run", "--kernel", guest("hello"), "--disk", path + ",readonly"}), 64,
+                  {"--disk", "unknown option 'readonly'", "PATH[,ro][,id=NAME]"});
+    check_refusal(wisp({"run", "--kernel", guest("hello"), "--disk", ",ro"}), 64,
+                  {"--disk", "no path"});
+    check_refusal(
+        wisp({"run", "--kernel", guest("hello"), "--disk", path + ",id=" + std::string(21, 'x')}),
+        64, {"--disk", "limit is 20"});
+}
+
+TEST_CASE("The --disk engine=io_uring is refused as not implemented yet", "[cli][disk]") {
+    TempDir dir;
+    auto path = dir.write("disk.img", std::string(4096, 'd'));
+    check_refusal(wisp({"run", "--kernel", guest("hello"), "--disk", path + ",engine=io_uring"}),
+                  64, {"engine=io_uring is not implemented yet", "engine=sync"});
+}
+
+TEST_CASE("A disk image locked by another process is refused and left unchanged",
+          "[cli][disk]") {
+    TempDir dir;
+    auto const contents = vmm::test::random_bytes(8192, 4);
+    auto path = dir.write("disk.img", contents);
+    int const holder = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);  // this process holds it
+    REQUIRE(holder >= 0);
+    REQUIRE(::flock(holder, LOCK_EX | LOCK_NB) == 0);
+    check_refusal(wisp({"run", "--kernel", guest("hello"), "--disk", path}), 66,
+                  {"disk", path, "locked"});
+    check_refusal(wisp({"run", "--kernel", guest("hello"), "--disk", path + ",ro"}), 66,
+                  {"locked"});
+    ::close(holder);
+    CHECK(read_file(path) == contents);
+}
+
 TEST_CASE("An absent or unusable KVM device is refused with status 69", "[cli]") {
     check_refusal(wisp({"run", "--kernel", guest("hello"), "--kvm-device", "/nonexistent/kvm"}),
                   69, {"cannot open /nonexistent/kvm"});
@@ -153,7 +208,7 @@ TEST_CASE("An absent or unusable KVM device is refused with status 69", "[cli]")
                   {"/dev/null is not a KVM device"});
 }
 
-TEST_CASE("--help prints the options and the exit-status table", "[cli]") {
+TEST_CASE("The --help option prints the options and the exit-status table", "[cli]") {
     auto r = wisp({"run", "--help"});
     CHECK(r.status == 0);
     CHECK(r.out.find("--kernel") != std::string::npos);

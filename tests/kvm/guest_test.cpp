@@ -87,7 +87,7 @@ TEST_CASE("Without an initrd the guest sees no module", "[kvm][pvh]") {
     auto r = wisp({"run", "--kernel", guest("bootinfo")});
     CHECK(r.status == 0);
     CHECK(r.out.find("modules: 0\n") != std::string::npos);
-    CHECK(r.out.find("cmdline: console=ttyS0 reboot=k panic=1\n") != std::string::npos);
+    CHECK(r.out.find("cmdline: console=ttyS0 reboot=k panic=1 pci=off\n") != std::string::npos);
 }
 
 TEST_CASE("Console input on stdin reaches the guest's UART", "[kvm][serial]") {
@@ -133,6 +133,42 @@ TEST_CASE("A triple fault ends wisp with status 80 and a register dump", "[kvm][
     CHECK(std::regex_search(r.err, std::regex("code at rip: (0f 0b|\\(not in guest RAM\\))")));
 }
 
+TEST_CASE("A guest halted with interrupts off ends wisp with status 0", "[kvm][halt]") {
+    // Every vCPU in HLT with IF clear (APs never started count as done): KVM_RUN never returns,
+    // so only the periodic kick can notice.
+    for (char const* cpus : {"1", "2"}) {
+        INFO("--cpus " << cpus);
+        auto r = wisp({"run", "--kernel", guest("halt"), "--cpus", cpus});
+        CHECK(r.status == 0);
+        CHECK(r.out == "halting with interrupts off\n");
+        CHECK(r.err.find("the guest halted (powered off)") != std::string::npos);
+    }
+}
+
+TEST_CASE("An emulation failure is reported with its bytes and a hint, with either profile",
+          "[kvm][crash][host-profile]") {
+    auto native = wisp({"run", "--kernel", guest("emulation_failure")});
+    CHECK(native.status == 80);
+    CHECK(native.out == "popcnt on MMIO\n");
+    CHECK(native.err.find("host profile native") != std::string::npos);
+    CHECK(native.err.find("instruction emulation failed") != std::string::npos);
+    CHECK(native.err.find("code at rip: f3 0f b8 05 00 00 00 fe") != std::string::npos);
+    CHECK(native.err.find("hint: popcnt is one of the instructions") != std::string::npos);
+    // Forced on, the fallback reads and decodes the same instruction but cannot read an MMIO
+    // operand, so it declines.
+    auto pvm = wisp({"run", "--kernel", guest("emulation_failure"), "--host-profile", "pvm"});
+    CHECK(pvm.status == 80);
+    CHECK(pvm.err.find("hint: popcnt in a form or mode the pvm fallback does not handle") !=
+          std::string::npos);
+    CHECK(pvm.err.find("pvm fallback: int3 0, clac 0") != std::string::npos);
+    // A well-behaved guest runs as before, with the profile's options on its command line.
+    auto info = wisp({"run", "--kernel", guest("bootinfo"), "--host-profile", "pvm", "--cpus", "2"});
+    CHECK(info.status == 0);
+    CHECK(info.out.find("cmdline: console=ttyS0 reboot=k panic=1 pci=off noxsave") !=
+          std::string::npos);
+    CHECK(info.out.find(" pty.legacy_count=0\n") != std::string::npos);
+}
+
 TEST_CASE("The boot timer logs the time when the guest writes its magic", "[kvm][boot-timer]") {
     auto timed = wisp({"run", "--kernel", guest("boot_timer"), "--boot-timer"});
     CHECK(timed.status == 0);
@@ -167,4 +203,67 @@ TEST_CASE("Memory above the 3 GiB hole is mapped without error", "[kvm][memory]"
     auto r = wisp({"run", "--kernel", guest("bootinfo"), "--memory", "4G"});
     CHECK(r.status == 0);
     CHECK(r.out.find("memmap: 0x100000000 0x40000000 1\n") != std::string::npos);
+}
+
+namespace {
+
+// Runs the 64-bit guest (tests/guests/linux64.c) and checks what it found through boot_params.
+void check_linux64_boot(std::string const& kernel, char const* version) {
+    TempDir dir;
+    auto const initrd = vmm::test::random_bytes(12345, 11);
+    auto initrd_path = dir.write("initrd", initrd);
+    auto r = wisp({"run", "--kernel", kernel, "--memory", "64M", "--cmdline",
+                   "console=ttyS0 wisp.test=linux64", "--initrd", initrd_path});
+    CHECK(r.status == 0);
+    // The 64-bit entry state (boot.rst): long mode, paging on our tables, CS = __BOOT_CS.
+    CHECK(r.out.find("boot_params: 0x8000\n") != std::string::npos);
+    CHECK(r.out.find("cs: 0x10\n") != std::string::npos);
+    CHECK(r.out.find("cr3: 0x9000\n") != std::string::npos);
+    CHECK(r.out.find("paging: on\nlong mode: active\npae: on\n") != std::string::npos);
+    // boot_params.
+    CHECK(r.out.find("header: HdrS\n") != std::string::npos);
+    CHECK(r.out.find("boot_flag: 0xaa55\n") != std::string::npos);
+    CHECK(r.out.find(std::string("version: ") + version + "\n") != std::string::npos);
+    CHECK(r.out.find("type_of_loader: 0xff\n") != std::string::npos);
+    CHECK(r.out.find("loadflags: 0x1\n") != std::string::npos);
+    CHECK(r.out.find("xloadflags: 0x1\n") != std::string::npos);
+    CHECK(r.out.find("cmd_line_ptr: 0x20000\n") != std::string::npos);
+    CHECK(r.out.find("cmdline: console=ttyS0 wisp.test=linux64") != std::string::npos);
+    CHECK(r.out.find("e820_entries: 3\n") != std::string::npos);
+    CHECK(r.out.find("e820: 0x0 0x9fc00 1\n") != std::string::npos);
+    CHECK(r.out.find("e820: 0x9fc00 0x60400 2\n") != std::string::npos);
+    CHECK(r.out.find("e820: 0x100000 0x3f00000 1\n") != std::string::npos);
+    std::smatch m;
+    std::regex const ramdisk_line("ramdisk: 0x([0-9a-f]+) 0x([0-9a-f]+) fnv1a 0x([0-9a-f]+)\n");
+    REQUIRE(std::regex_search(r.out, m, ramdisk_line));
+    uint64_t const address = std::stoull(m[1], nullptr, 16);
+    CHECK(address % 4096 == 0);
+    CHECK(address >= 0x1100000);  // above the kernel (16 MiB + init_size / memsz)
+    CHECK(address + initrd.size() <= (64u << 20));
+    CHECK(std::stoull(m[2], nullptr, 16) == initrd.size());
+    CHECK(std::stoul(m[3], nullptr, 16) == fnv1a(initrd));
+}
+
+}  // namespace
+
+TEST_CASE("A 64-bit ELF without a PVH note boots through boot_params", "[kvm][linux64]") {
+    check_linux64_boot(guest("linux64"), "0x20c");
+}
+
+TEST_CASE("A bzImage boots through its 64-bit entry", "[kvm][linux64][bzImage]") {
+    check_linux64_boot(std::string(WISP_GUEST_DIR) + "/linux64.bzImage", "0x20f");
+}
+
+TEST_CASE("virtio-rng answers a guest driver through virtio-mmio", "[kvm][virtio][rng]") {
+    // The guest finds the device on its command line, sets up a queue, notifies through the
+    // ioeventfd and polls the used ring for 64 random bytes.
+    auto r = wisp({"run", "--kernel", guest("virtio_rng"), "--rng"});
+    CHECK(r.out.find("virtio-rng: device at 0xd0001000 irq 5\n") != std::string::npos);
+    CHECK(r.out.find("virtio-rng: used len 64\n") != std::string::npos);
+    CHECK(r.out.find("virtio-rng: ok\n") != std::string::npos);
+    CHECK(r.status == 0);
+    // Without --rng there is no device and no command-line entry.
+    auto none = wisp({"run", "--kernel", guest("virtio_rng")});
+    CHECK(none.out == "virtio-rng: no device on the command line\n");
+    CHECK(none.status == 3);
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <initializer_list>
+#include <utility>
 #include <string>
 #include <variant>
 #include <vector>
@@ -55,7 +56,7 @@ TEST_CASE("A minimal run command line gets the documented defaults", "[cli]") {
     CHECK(config.kernel == "vmlinux");
     CHECK_FALSE(config.initrd.has_value());
     CHECK(config.cmdline == MachineConfig::kDefaultCmdline);
-    CHECK(config.cmdline == "console=ttyS0 reboot=k panic=1");
+    CHECK(config.cmdline == "console=ttyS0 reboot=k panic=1 pci=off");
     CHECK(config.vcpus == 1);
     CHECK(config.memory == 128_MiB);
     CHECK(config.console.kind == ConsoleKind::Stdio);
@@ -133,4 +134,24 @@ TEST_CASE("parse_console rejects anything else as a usage error", "[cli]") {
         CHECK(console.error().kind() == ErrorKind::Usage);
         CHECK_FALSE(console.error().message().empty());
     }
+}
+
+TEST_CASE("The --host-profile option takes auto, pvm or native; auto is the default", "[cli][host-profile]") {
+    auto default_profile = parse({"run", "--kernel", "k"});
+    REQUIRE(std::holds_alternative<RunCommand>(default_profile));
+    CHECK(std::get<RunCommand>(default_profile).config.host_profile == HostProfile::Auto);
+    for (auto [text, profile] : {std::pair{"auto", HostProfile::Auto},
+                                 std::pair{"pvm", HostProfile::Pvm},
+                                 std::pair{"native", HostProfile::Native}}) {
+        auto parsed = parse({"run", "--kernel", "k", "--host-profile", text});
+        REQUIRE(std::holds_alternative<RunCommand>(parsed));
+        CHECK(std::get<RunCommand>(parsed).config.host_profile == profile);
+    }
+    CHECK(status_of(parse({"run", "--kernel", "k", "--host-profile", "kvm"})) ==
+          exit_status::kUsage);
+    CHECK(status_of(parse({"run", "--kernel", "k", "--host-profile", "PVM"})) ==
+          exit_status::kUsage);
+    auto bad = parse_host_profile("");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().kind() == ErrorKind::Usage);
 }
