@@ -3,6 +3,8 @@
 // boot information, console input, crashes and the boot timer.
 #include <signal.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <iostream>
 #include <regex>
 
@@ -266,4 +268,132 @@ TEST_CASE("virtio-rng answers a guest driver through virtio-mmio", "[kvm][virtio
     auto none = wisp({"run", "--kernel", guest("virtio_rng")});
     CHECK(none.out == "virtio-rng: no device on the command line\n");
     CHECK(none.status == 3);
+}
+
+namespace {
+
+constexpr size_t kSector = 512;
+constexpr size_t kDiskBytes = 1 << 20;  // 2048 sectors
+
+// A 1 MiB image: pseudo-random bytes with a text marker at the start of sector 0.
+std::vector<uint8_t> disk_image() {
+    auto image = vmm::test::random_bytes(kDiskBytes, 23);
+    std::string const marker = "wisp virtio-blk test image\n";
+    std::copy(marker.begin(), marker.end(), image.begin());
+    return image;
+}
+
+// tests/guests/virtio_blk.c's pattern for the 8 sectors it writes at sector 16.
+std::vector<uint8_t> blk_guest_pattern() {
+    std::vector<uint8_t> bytes(8 * kSector);
+    for (uint32_t i = 0; i < bytes.size(); ++i)
+        bytes[i] = static_cast<uint8_t>(i * 7 + (i >> 8) + 0x3c);
+    return bytes;
+}
+
+// serial_put_hex's format: 0x and lower-case digits without leading zeros.
+std::string hex(uint32_t value) {
+    char text[16];
+    std::snprintf(text, sizeof text, "0x%x", value);
+    return text;
+}
+
+std::string fnv1a_of(std::vector<uint8_t> const& data, size_t offset, size_t length) {
+    return hex(fnv1a(std::vector<uint8_t>(data.begin() + static_cast<ptrdiff_t>(offset),
+                                          data.begin() + static_cast<ptrdiff_t>(offset + length))));
+}
+
+bool has(ProcessResult const& r, std::string const& line) {
+    return r.out.find(line) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("virtio-blk: a guest driver writes, flushes and reads back sectors",
+          "[kvm][virtio][blk]") {
+    // The test binary and wisp run on the same (possibly nested) host: the image is local.
+    TempDir dir;
+    auto const image = disk_image();
+    auto const path = dir.write("disk.img", image);
+    auto r = wisp({"run", "--kernel", guest("virtio_blk"), "--disk", path + ",id=blk-test"});
+    CHECK(has(r, "virtio-blk: device at 0xd0001000 irq 5\n"));
+    CHECK(has(r, "virtio-blk: capacity 2048 sectors\n"));
+    CHECK(has(r, "virtio-blk: write status 0 len 1\n"));
+    CHECK(has(r, "virtio-blk: flush status 0 len 1\n"));
+    CHECK(has(r, "virtio-blk: read status 0 len 4097\n"));
+    CHECK(has(r, "virtio-blk: read back matches\n"));
+    CHECK(has(r, "virtio-blk: sector 0 fnv1a " + fnv1a_of(image, 0, kSector) + "\n"));
+    CHECK(has(r, "virtio-blk: id 'blk-test'\n"));
+    CHECK(has(r, "virtio-blk: read past the end status 1 len 1\n"));
+    CHECK(has(r, "virtio-blk: ok\n"));
+    CHECK(r.status == 0);
+    // On the host: sectors 16-23 hold the guest's pattern, everything else is as it was.
+    auto expected = image;
+    auto const pattern = blk_guest_pattern();
+    std::copy(pattern.begin(), pattern.end(), expected.begin() + 16 * kSector);
+    auto const after = read_file(path);
+    REQUIRE(after.size() == image.size());
+    CHECK(after == expected);
+    // Without --disk the guest finds no device.
+    auto none = wisp({"run", "--kernel", guest("virtio_blk")});
+    CHECK(none.out == "virtio-blk: no device on the command line\n");
+    CHECK(none.status == 3);
+}
+
+TEST_CASE("virtio-blk: a read-only disk refuses the guest's writes and stays unchanged",
+          "[kvm][virtio][blk]") {
+    TempDir dir;
+    auto const image = disk_image();
+    auto const path = dir.write("disk.img", image);
+    auto r = wisp({"run", "--kernel", guest("virtio_blk"), "--disk", path + ",ro,id=ro-disk"});
+    CHECK(has(r, "virtio-blk: capacity 2048 sectors, read-only\n"));
+    CHECK(has(r, "virtio-blk: write status 1 len 1\n"));
+    CHECK(has(r, "virtio-blk: flush status 0 len 1\n"));
+    CHECK(has(
+        r, "virtio-blk: sectors 16-23 fnv1a " + fnv1a_of(image, 16 * kSector, 8 * kSector) + "\n"));
+    CHECK(has(r, "virtio-blk: read-only: write refused\n"));
+    CHECK(has(r, "virtio-blk: id 'ro-disk'\n"));
+    CHECK(has(r, "virtio-blk: ok\n"));
+    CHECK(r.status == 0);
+    CHECK(r.err.find("a write to a read-only disk was refused") != std::string::npos);
+    CHECK(read_file(path) == image);
+}
+
+TEST_CASE("virtio-blk: malformed requests and rings get errors or needs-reset while wisp runs on",
+          "[kvm][virtio][blk]") {
+    TempDir dir;
+    auto const image = disk_image();
+    auto const path = dir.write("disk.img", image);
+    auto r = wisp({"run", "--kernel", guest("virtio_blk_hostile"), "--disk", path});
+    // Chain errors: returned with nothing written; a bad request with a status byte: IOERR.
+    CHECK(has(r, "a chain that loops\nvirtio-blk-hostile:   used id 0 len 0 status 0xff\n"));
+    CHECK(has(r,
+              "next past the descriptor table\nvirtio-blk-hostile:   used id 5 len 0 status "
+              "0xff\n"));
+    CHECK(has(r,
+              "the header in a writable buffer\nvirtio-blk-hostile:   used id 2 len 1 status "
+              "0x1\n"));
+    CHECK(has(r, "no writable status byte\nvirtio-blk-hostile:   used id 6 len 0 status 0xff\n"));
+    CHECK(has(r,
+              "a good read after the malformed chains\nvirtio-blk-hostile:   used id 1 len 513 "
+              "status 0x0\n"));
+    // The avail jump: DEVICE_NEEDS_RESET (0x40) on top of the driver's 0xf, a config change.
+    CHECK(has(r, "virtio-blk-hostile: status 0x4f\n"));
+    CHECK(has(r, "virtio-blk-hostile: interrupt status 0x2\n"));
+    CHECK(has(r,
+              "a good read after the reset\nvirtio-blk-hostile:   used id 0 len 513 status "
+              "0x0\n"));
+    std::string const sector0 =
+        "virtio-blk-hostile: sector 0 fnv1a " + fnv1a_of(image, 0, kSector) + "\n";
+    auto const first = r.out.find(sector0);
+    CHECK(first != std::string::npos);
+    CHECK(r.out.find(sector0, first + 1) != std::string::npos);  // before and after the reset
+    CHECK(has(r, "virtio-blk-hostile: ok\n"));
+    CHECK(r.status == 0);
+    CHECK(r.err.find("malformed descriptor chain: descriptor chain loops") != std::string::npos);
+    CHECK(r.err.find("a request's header needs 16 readable bytes; it had 0") != std::string::npos);
+    CHECK(r.err.find("a request without a writable byte for its status") != std::string::npos);
+    CHECK(r.err.find("needs reset: available index moved by more than the size") !=
+          std::string::npos);
+    CHECK(read_file(path) == image);
 }
