@@ -106,7 +106,8 @@ Result<void> register_memory(kvm::Vm& vm, GuestMemory const& memory) {
 Result<void> attach_console_output(Machine& machine) {
     auto const& console = machine.config().console;
     switch (console.kind) {
-        case ConsoleKind::Stdio: machine.set_console_output(UniqueFd(), STDOUT_FILENO); break;
+        case ConsoleKind::Stdio:
+        case ConsoleKind::Virtio: machine.set_console_output(UniqueFd(), STDOUT_FILENO); break;
         case ConsoleKind::None: machine.set_console_output(UniqueFd(), -1); break;
         case ConsoleKind::File: {
             int fd = ::open(console.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -126,20 +127,12 @@ Result<void> attach_legacy_devices(Machine& machine, std::chrono::steady_clock::
     auto irq_event = TRY(EventFd::create());
     TRY(machine.vm().register_irqfd(irq_event, devices::Serial8250::kCom1Irq));
     auto irq = std::make_unique<EventFdIrq>(std::move(irq_event));
-    int const out = machine.console_fd();
-    auto serial = std::make_shared<devices::Serial8250>(*irq, [out](std::span<uint8_t const> bytes) {
-        static LogOnce write_failed;
-        size_t done = 0;
-        while (out >= 0 && done < bytes.size()) {
-            ssize_t n = ::write(out, bytes.data() + done, bytes.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                if (write_failed.first()) spdlog::warn("console output failed; output dropped");
-                return;
-            }
-            done += static_cast<size_t>(n);
-        }
-    });
+    // With --console virtio the console is the virtio-console's; the serial port's output goes
+    // nowhere.
+    int const out =
+        machine.config().console.kind == ConsoleKind::Virtio ? -1 : machine.console_fd();
+    auto serial = std::make_shared<devices::Serial8250>(
+        *irq, [out](std::span<uint8_t const> bytes) { write_console_output(out, bytes); });
     TRY(machine.pio_bus().insert(serial, devices::Serial8250::kCom1Port,
                                  devices::Serial8250::kRegisterCount));
     machine.set_serial(serial, std::move(irq));

@@ -20,10 +20,12 @@ namespace vmm {
 Result<ConsoleConfig> parse_console(std::string const& text) {
     if (text == "stdio") return ConsoleConfig{ConsoleKind::Stdio, {}};
     if (text == "none") return ConsoleConfig{ConsoleKind::None, {}};
+    if (text == "virtio") return ConsoleConfig{ConsoleKind::Virtio, {}};
     if (text.starts_with("file:") && text.size() > 5)
         return ConsoleConfig{ConsoleKind::File, text.substr(5)};
     return fail(ErrorKind::Usage,
-                fmt::format("--console '{}' is not valid: use stdio, none or file:PATH", text));
+                fmt::format("--console '{}' is not valid: use stdio, virtio, none or file:PATH",
+                            text));
 }
 
 Result<DiskConfig> parse_disk(std::string const& text) {
@@ -87,15 +89,20 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
                     "ELF kernel with a PVH entry note (a vmlinux built with CONFIG_PVH=y)")
         ->required();
     run->add_option("--initrd", initrd, "Initial ramdisk, given to the kernel as module 0");
-    run->add_option("--cmdline", cmdline, "Kernel command line")->capture_default_str();
+    CLI::Option* cmdline_option =
+        run->add_option("--cmdline", cmdline,
+                        fmt::format("Kernel command line (with --console virtio: \"{}\")",
+                                    MachineConfig::kDefaultVirtioCmdline))
+            ->capture_default_str();
     run->add_option("--cpus", command.config.vcpus,
                     fmt::format("Number of vCPUs, 1 to {}", MachineConfig::kMaxVcpus))
         ->capture_default_str();
     run->add_option("--memory", memory, "Guest RAM: 128M, 2G, ...; a bare number is MiB")
         ->capture_default_str();
     run->add_option("--console", console,
-                    "Serial console (COM1): stdio, file:PATH or none. On stdio, Ctrl-A x ends "
-                    "the VM and Ctrl-A Ctrl-A sends Ctrl-A")
+                    "Serial console (COM1): stdio, file:PATH or none; or virtio: a "
+                    "virtio-console (hvc0) on stdio, the serial port's output dropped. On stdio, "
+                    "Ctrl-A x ends the VM and Ctrl-A Ctrl-A sends Ctrl-A")
         ->capture_default_str();
     run->add_flag("--boot-timer", command.config.boot_timer,
                   "Log the time from wisp's start to the guest writing 123 to MMIO 0xd0000000");
@@ -157,7 +164,10 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
         if (!disk) return usage_error(disk.error().message());
         command.config.disks.push_back(std::move(*disk));
     }
-    command.config.cmdline = cmdline;
+    // Without --cmdline the default follows the console: console=hvc0 for virtio.
+    command.config.cmdline = cmdline_option->count() > 0
+                                 ? cmdline
+                                 : MachineConfig::default_cmdline(command.config.console.kind);
     if (!initrd.empty()) command.config.initrd = initrd;
     return command;
 }

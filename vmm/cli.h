@@ -22,7 +22,7 @@ using ParsedCommandLine = std::variant<RunCommand, int>;
 
 ParsedCommandLine parse_command_line(int argc, char const* const* argv);
 
-/// "stdio", "none" or "file:PATH".
+/// "stdio", "virtio", "none" or "file:PATH".
 Result<ConsoleConfig> parse_console(std::string const& text);
 
 /// "PATH[,ro][,id=NAME][,engine=sync]" (the value of one --disk).

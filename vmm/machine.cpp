@@ -15,6 +15,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "devices/virtio/console/console_device.h"
+#include "vmm/base/log.h"
 #include "vmm/console_input.h"
 #include "vmm/host_profile.h"
 #include "vmm/terminal.h"
@@ -43,6 +45,20 @@ void check_guest_tsc(kvm::Vcpu const& vcpu) {
         spdlog::debug("pvm host profile: guest TSC {} kHz (KVM_GET_TSC_KHZ)", *guest);
 }
 }  // namespace
+
+void write_console_output(int fd, std::span<uint8_t const> bytes) {
+    static LogOnce write_failed;
+    size_t done = 0;
+    while (fd >= 0 && done < bytes.size()) {
+        ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (write_failed.first()) spdlog::warn("console output failed; output dropped");
+            return;
+        }
+        done += static_cast<size_t>(n);
+    }
+}
 
 Machine::Machine(MachineConfig config, kvm::Kvm kvm, kvm::Vm vm, GuestMemory memory,
                  ExitRequest exit, std::unique_ptr<EventLoop> loop)
@@ -109,21 +125,27 @@ Result<void> Machine::watch_signals() {
 }
 
 Result<void> Machine::attach_console_input() {
-    if (m_config.console.kind != ConsoleKind::Stdio || !m_serial) return {};
-    auto serial = m_serial;
-    m_console_input = TRY(ConsoleInput::create(
-        *m_loop, STDIN_FILENO,
-        [serial](std::span<uint8_t const> bytes) { return serial->enqueue_input(bytes); },
-        [this] { m_exit.request(exit_status::kInterrupted, "ended by the console escape"); }));
-    ConsoleInput* input = m_console_input.get();
-    serial->set_on_input_space([input] { input->space_available(); });
-    return {};
+    if (!console_on_stdio(m_config.console.kind)) return {};
+    // The serial port and the virtio console take input the same way: enqueue_input() takes
+    // what fits, and the on-input-space callback resumes a paused stdin.
+    auto connect = [this](auto target) -> Result<void> {
+        if (!target) return {};
+        m_console_input = TRY(ConsoleInput::create(
+            *m_loop, STDIN_FILENO,
+            [target](std::span<uint8_t const> bytes) { return target->enqueue_input(bytes); },
+            [this] { m_exit.request(exit_status::kInterrupted, "ended by the console escape"); }));
+        ConsoleInput* input = m_console_input.get();
+        target->set_on_input_space([input] { input->space_available(); });
+        return {};
+    };
+    if (m_config.console.kind == ConsoleKind::Virtio) return connect(m_virtio_console);
+    return connect(m_serial);
 }
 
 Result<int> Machine::run() {
     TRY(watch_signals());
     TRY(m_loop->add(m_exit.event().fd(), EPOLLIN, [this](uint32_t) { m_loop->stop(); }));
-    RawTerminal terminal(m_config.console.kind == ConsoleKind::Stdio ? STDIN_FILENO : -1);
+    RawTerminal terminal(console_on_stdio(m_config.console.kind) ? STDIN_FILENO : -1);
     if (terminal.active()) spdlog::info("console on this terminal; Ctrl-A x ends the VM");
     TRY(attach_console_input());
     TRY(start_kick_timer());

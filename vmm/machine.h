@@ -4,7 +4,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "devices/legacy/serial_8250.h"
@@ -21,7 +23,15 @@
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vcpu_thread.h"
 
+namespace vmm::devices::virtio {
+class ConsoleDevice;
+}
+
 namespace vmm {
+
+/// Writes guest console output to fd whole (-1: dropped); a failure is logged once and the rest
+/// dropped.
+void write_console_output(int fd, std::span<uint8_t const> bytes);
 
 /// An IrqLine backed by a KVM irqfd: trigger() is one eventfd write.
 class EventFdIrq final : public IrqLine {
@@ -65,6 +75,10 @@ public:
         m_serial = std::move(serial);
         m_serial_irq = std::move(irq);
     }
+    /// --console virtio: the device stdin goes to (instead of the serial port).
+    void set_virtio_console(std::shared_ptr<devices::virtio::ConsoleDevice> console) {
+        m_virtio_console = std::move(console);
+    }
     void add_device(std::shared_ptr<BusDevice> device) { m_devices.push_back(std::move(device)); }
     /// Keeps an interrupt line a device refers to alive as long as the machine.
     void add_irq(std::unique_ptr<EventFdIrq> irq) { m_irqs.push_back(std::move(irq)); }
@@ -91,6 +105,7 @@ private:
     int m_console_fd = -1;
     std::shared_ptr<devices::Serial8250> m_serial;
     std::unique_ptr<EventFdIrq> m_serial_irq;
+    std::shared_ptr<devices::virtio::ConsoleDevice> m_virtio_console;
     std::vector<std::unique_ptr<EventFdIrq>> m_irqs;  // declared before the devices using them
     std::vector<std::shared_ptr<BusDevice>> m_devices;
     std::vector<std::unique_ptr<VcpuThread>> m_vcpus;

@@ -13,7 +13,14 @@
 
 namespace vmm {
 
-enum class ConsoleKind { Stdio, File, None };
+/// Stdio, File and None are the serial port's (COM1, ttyS0). Virtio is a virtio-console (hvc0)
+/// on stdio, and the serial port's output then goes nowhere.
+enum class ConsoleKind { Stdio, File, None, Virtio };
+
+/// Whether the console is the host's stdin and stdout (raw terminal, Ctrl-A escape).
+constexpr bool console_on_stdio(ConsoleKind kind) {
+    return kind == ConsoleKind::Stdio || kind == ConsoleKind::Virtio;
+}
 
 /// How wisp adapts to the host's KVM (vmm/host_profile.h). Auto picks Pvm on a PVM host
 /// (reference: ARCHITECTURE.md, "Running on a PVM host"), Native everywhere else.
@@ -35,6 +42,12 @@ struct DiskConfig {
 struct MachineConfig {
     static constexpr uint32_t kMaxVcpus = 64;
     static constexpr char const* kDefaultCmdline = "console=ttyS0 reboot=k panic=1 pci=off";
+    /// The default with --console virtio: the same, with the console on hvc0.
+    static constexpr char const* kDefaultVirtioCmdline = "console=hvc0 reboot=k panic=1 pci=off";
+    /// The command line used when none is given.
+    static constexpr char const* default_cmdline(ConsoleKind kind) {
+        return kind == ConsoleKind::Virtio ? kDefaultVirtioCmdline : kDefaultCmdline;
+    }
 
     std::string kernel;
     std::optional<std::string> initrd;

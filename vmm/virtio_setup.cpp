@@ -11,6 +11,7 @@
 #include "boot/x86_64/layout.h"
 #include "devices/virtio/block/block_device.h"
 #include "devices/virtio/block/sync_backend.h"
+#include "devices/virtio/console/console_device.h"
 #include "devices/virtio/mmio_transport.h"
 #include "devices/virtio/rng/rng_device.h"
 
@@ -21,8 +22,8 @@ namespace x86 = boot::x86_64;
 using devices::virtio::MmioTransport;
 
 std::shared_ptr<devices::virtio::VirtioDevice> make_device(
-    VirtioSlot const& slot, MachineConfig const& config,
-    std::vector<devices::virtio::DiskImage>& disks) {
+    VirtioSlot const& slot, Machine& machine, std::vector<devices::virtio::DiskImage>& disks) {
+    MachineConfig const& config = machine.config();
     switch (slot.kind) {
         case VirtioKind::Block: {
             DiskConfig const& disk = config.disks.at(slot.disk);
@@ -32,6 +33,13 @@ std::shared_ptr<devices::virtio::VirtioDevice> make_device(
                 std::move(options));
         }
         case VirtioKind::Rng: return std::make_shared<devices::virtio::RngDevice>();
+        case VirtioKind::Console: {
+            int const out = machine.console_fd();
+            auto console = std::make_shared<devices::virtio::ConsoleDevice>(
+                [out](std::span<uint8_t const> bytes) { write_console_output(out, bytes); });
+            machine.set_virtio_console(console);  // stdin goes here (Machine::run)
+            return console;
+        }
     }
     return nullptr;
 }
@@ -40,6 +48,7 @@ char const* kind_name(VirtioKind kind) {
     switch (kind) {
         case VirtioKind::Block: return "blk";
         case VirtioKind::Rng: return "rng";
+        case VirtioKind::Console: return "console";
     }
     return "?";
 }
@@ -48,6 +57,7 @@ char const* kind_name(VirtioKind kind) {
 Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config) {
     std::vector<VirtioKind> kinds(config.disks.size(), VirtioKind::Block);
     if (config.rng) kinds.push_back(VirtioKind::Rng);
+    if (config.console.kind == ConsoleKind::Virtio) kinds.push_back(VirtioKind::Console);
     if (kinds.size() > std::size(x86::kVirtioIrqs))
         return fail(ErrorKind::Usage, fmt::format("{} virtio devices asked for; at most {} fit "
                                                   "(one free ISA IRQ each)",
@@ -83,7 +93,7 @@ Result<void> attach_virtio_devices(Machine& machine,
         auto irq_event = TRY(EventFd::create());
         TRY(machine.vm().register_irqfd(irq_event, slot.irq));
         auto transport = std::make_shared<MmioTransport>(
-            make_device(slot, machine.config(), disks), machine.memory(),
+            make_device(slot, machine, disks), machine.memory(),
             std::make_shared<EventFdIrq>(std::move(irq_event)));
         TRY(machine.mmio_bus().insert(transport, slot.address, MmioTransport::kWindowSize));
         for (uint32_t queue = 0; queue < transport->queue_count(); ++queue) {

@@ -14,7 +14,7 @@
 
 namespace vmm {
 
-enum class VirtioKind : uint8_t { Block, Rng };
+enum class VirtioKind : uint8_t { Block, Rng, Console };
 
 /// Where one virtio-mmio device sits. Fixed by the config alone, so the command line (written
 /// before /dev/kvm is opened) and the devices attached later agree.
@@ -25,7 +25,8 @@ struct VirtioSlot {
     size_t disk = 0;  // Block: index into MachineConfig::disks
 };
 
-/// Device n (in a fixed order: the disks as given, then rng) gets window kVirtioMmioStart +
+/// Device n (in a fixed order: the disks as given, then rng, then the virtio console of
+/// --console virtio) gets window kVirtioMmioStart +
 /// n * kVirtioMmioStride and IRQ kVirtioIrqs[n] (boot/x86_64/layout.h). More devices than IRQs
 /// fails (Usage).
 Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config);

@@ -126,8 +126,44 @@ TEST_CASE("parse_console accepts stdio, none and file:PATH", "[cli]") {
     CHECK(nested->path == "file:x");
 }
 
+TEST_CASE("The --console virtio option asks for a virtio console and the hvc0 default command line",
+          "[cli][console]") {
+    auto virtio = parse_console("virtio");
+    REQUIRE(virtio);
+    CHECK(virtio->kind == ConsoleKind::Virtio);
+    CHECK(console_on_stdio(ConsoleKind::Virtio));
+    CHECK(console_on_stdio(ConsoleKind::Stdio));
+    CHECK_FALSE(console_on_stdio(ConsoleKind::File));
+    CHECK_FALSE(console_on_stdio(ConsoleKind::None));
+
+    auto parsed = parse({"run", "--kernel", "k", "--console", "virtio"});
+    REQUIRE(std::holds_alternative<RunCommand>(parsed));
+    auto const& config = std::get<RunCommand>(parsed).config;
+    CHECK(config.console.kind == ConsoleKind::Virtio);
+    CHECK(config.cmdline == MachineConfig::kDefaultVirtioCmdline);
+    CHECK(config.cmdline == "console=hvc0 reboot=k panic=1 pci=off");
+
+    // A --cmdline given is kept as it is, even the default serial one.
+    parsed = parse({"run", "--kernel", "k", "--console=virtio", "--cmdline",
+                    MachineConfig::kDefaultCmdline});
+    REQUIRE(std::holds_alternative<RunCommand>(parsed));
+    CHECK(std::get<RunCommand>(parsed).config.cmdline == MachineConfig::kDefaultCmdline);
+    parsed = parse({"run", "--kernel", "k", "--cmdline", "", "--console", "virtio"});
+    REQUIRE(std::holds_alternative<RunCommand>(parsed));
+    CHECK(std::get<RunCommand>(parsed).config.cmdline.empty());
+
+    // The other consoles keep the ttyS0 default.
+    for (char const* console : {"stdio", "none", "file:/tmp/x"}) {
+        INFO("console " << console);
+        parsed = parse({"run", "--kernel", "k", "--console", console});
+        REQUIRE(std::holds_alternative<RunCommand>(parsed));
+        CHECK(std::get<RunCommand>(parsed).config.cmdline == MachineConfig::kDefaultCmdline);
+    }
+}
+
 TEST_CASE("parse_console rejects anything else as a usage error", "[cli]") {
-    for (char const* text : {"", "file:", "file", "tty", "STDIO", "stdio ", " none", "none:x"}) {
+    for (char const* text :
+         {"", "file:", "file", "tty", "STDIO", "stdio ", " none", "none:x", "virtio:x", "hvc0"}) {
         INFO("console '" << text << "'");
         auto console = parse_console(text);
         REQUIRE_FALSE(console);

@@ -70,3 +70,28 @@ TEST_CASE("virtio: --rng on the command line asks for the device", "[virtio][vmm
     REQUIRE(std::holds_alternative<RunCommand>(parsed));
     CHECK_FALSE(std::get<RunCommand>(parsed).config.rng);
 }
+
+TEST_CASE("virtio: --console virtio adds a console after the disks and rng", "[virtio][vmm]") {
+    MachineConfig config{.console = {ConsoleKind::Virtio, {}}, .rng = true};
+    config.disks.push_back({.path = "disk.img"});
+    auto slots = virtio_slots(config);
+    REQUIRE(slots.has_value());
+    REQUIRE(slots->size() == 3);
+    CHECK((*slots)[0].kind == VirtioKind::Block);
+    CHECK((*slots)[1].kind == VirtioKind::Rng);
+    CHECK((*slots)[2].kind == VirtioKind::Console);
+    CHECK((*slots)[2].address == 0xd000'3000);
+    CHECK((*slots)[2].irq == 7);
+
+    MachineConfig alone{.console = {ConsoleKind::Virtio, {}}};
+    slots = virtio_slots(alone);
+    REQUIRE(slots.has_value());
+    REQUIRE(slots->size() == 1);
+    CHECK((*slots)[0].kind == VirtioKind::Console);
+    CHECK((*slots)[0].address == 0xd000'1000);
+
+    MachineConfig serial{.console = {ConsoleKind::Stdio, {}}};
+    slots = virtio_slots(serial);
+    REQUIRE(slots.has_value());
+    CHECK(slots->empty());
+}
