@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "devices/virtio/queue.h"
+#include "devices/virtio/virtio_device.h"
 #include "vmm/memory/guest_memory.h"
 
 namespace vmm::test {
@@ -86,6 +87,15 @@ private:
     uint16_t m_size;
     uint16_t m_avail_idx = 0;
     devices::virtio::QueueConfig m_config;
+};
+
+/// A VirtioInterrupt that counts what the device signals.
+class CountingInterrupt final : public devices::virtio::VirtioInterrupt {
+public:
+    void signal_used() override { ++used; }
+    void signal_config_change() override { ++config; }
+    int used = 0;
+    int config = 0;
 };
 
 }  // namespace vmm::test

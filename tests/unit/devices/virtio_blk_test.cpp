@@ -31,6 +31,7 @@
 
 using namespace vmm;
 using namespace vmm::devices::virtio;
+using vmm::test::CountingInterrupt;
 using vmm::test::MockSplitQueue;
 using vmm::test::read_file;
 using vmm::test::TempDir;
@@ -41,13 +42,6 @@ constexpr uint64_t kHeader = 0x10000;
 constexpr uint64_t kStatus = 0x10100;
 constexpr uint64_t kData = 0x20000;
 constexpr uint32_t kSector = BlockDevice::kSectorSize;
-
-class CountingInterrupt final : public VirtioInterrupt {
-public:
-    void signal_used() override { ++used; }
-    void signal_config_change() override {}
-    int used = 0;
-};
 
 /// An image in memory whose next operation can be made to fail with an errno.
 class MockBackend final : public BlockBackend {

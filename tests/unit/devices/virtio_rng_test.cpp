@@ -20,19 +20,12 @@
 
 using namespace vmm;
 using namespace vmm::devices::virtio;
+using vmm::test::CountingInterrupt;
 using vmm::test::MockSplitQueue;
 
 namespace {
 
 constexpr uint64_t kData = 0x20000;
-
-class CountingInterrupt final : public VirtioInterrupt {
-public:
-    void signal_used() override { ++used; }
-    void signal_config_change() override { ++config; }
-    int used = 0;
-    int config = 0;
-};
 
 class CountingIrq final : public IrqLine {
 public:
