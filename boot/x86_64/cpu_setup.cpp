@@ -100,8 +100,9 @@ Result<void> write_identity_page_tables(GuestMemory const& memory) {
     return {};
 }
 
-void set_pvh_sregs(kvm_sregs& sregs) {
-    auto const gdt = boot_gdt();
+namespace {
+// The GDT register, an empty IDT, and CS, the data segments and TR loaded from `gdt`.
+void load_boot_segments(kvm_sregs& sregs, std::array<uint64_t, 5> const& gdt) {
     sregs.gdt.base = kGdtAddress;
     sregs.gdt.limit = sizeof gdt - 1;
     sregs.idt.base = 0;
@@ -110,6 +111,11 @@ void set_pvh_sregs(kvm_sregs& sregs) {
     kvm_segment const data = segment_from(gdt[3], kDataSelector);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
     sregs.tr = segment_from(gdt[4], kTssSelector);
+}
+}  // namespace
+
+void set_pvh_sregs(kvm_sregs& sregs) {
+    load_boot_segments(sregs, boot_gdt());
     sregs.cr0 = kCr0Pe | kCr0Et;  // protected mode, paging off
     sregs.cr3 = 0;
     sregs.cr4 = 0;
@@ -125,15 +131,7 @@ kvm_regs pvh_regs(uint64_t entry, uint64_t start_info) {
 }
 
 void set_long_mode_sregs(kvm_sregs& sregs) {
-    auto const gdt = boot_gdt(EntryMode::Linux64);
-    sregs.gdt.base = kGdtAddress;
-    sregs.gdt.limit = sizeof gdt - 1;
-    sregs.idt.base = 0;
-    sregs.idt.limit = 0;
-    sregs.cs = segment_from(gdt[2], kCodeSelector);
-    kvm_segment const data = segment_from(gdt[3], kDataSelector);
-    sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
-    sregs.tr = segment_from(gdt[4], kTssSelector);
+    load_boot_segments(sregs, boot_gdt(EntryMode::Linux64));
     sregs.cr0 = kCr0Pe | kCr0Et | kCr0Pg;
     sregs.cr3 = kPml4Address;
     sregs.cr4 = kCr4Pae;
