@@ -92,8 +92,9 @@ Result<void> attach_virtio_devices(Machine& machine,
     for (VirtioSlot const& slot : slots) {
         auto irq_event = TRY(EventFd::create());
         TRY(machine.vm().register_irqfd(irq_event, slot.irq));
+        auto transport_device = make_device(slot, machine, disks);
         auto transport = std::make_shared<MmioTransport>(
-            make_device(slot, machine, disks), machine.memory(),
+            transport_device, machine.memory(),
             std::make_shared<EventFdIrq>(std::move(irq_event)));
         TRY(machine.mmio_bus().insert(transport, slot.address, MmioTransport::kWindowSize));
         for (uint32_t queue = 0; queue < transport->queue_count(); ++queue) {
@@ -105,6 +106,12 @@ Result<void> attach_virtio_devices(Machine& machine,
                 if (notify->consume() != 0) transport->notify(queue);
             }));
         }
+        auto const sources = transport_device->host_event_sources();
+        for (size_t index = 0; index < sources.size(); ++index)
+            TRY(machine.loop().add(sources[index].fd, sources[index].events,
+                                   [transport, index](uint32_t events) {
+                                       transport->host_event(index, events);
+                                   }));
         machine.add_device(transport);
         spdlog::debug("virtio-{} at {:#x}, IRQ {}", kind_name(slot.kind), slot.address, slot.irq);
     }

@@ -304,6 +304,16 @@ void MmioTransport::notify(uint32_t index) {
     std::lock_guard guard(m_lock);
     if (!m_active || (m_status & VIRTIO_CONFIG_S_NEEDS_RESET) || index >= m_queues.size()) return;
     m_device->process_queue(index);
+    check_queues();
+}
+
+void MmioTransport::host_event(size_t index, uint32_t events) {
+    std::lock_guard guard(m_lock);
+    m_device->process_host_event(index, events);
+    if (m_active && !(m_status & VIRTIO_CONFIG_S_NEEDS_RESET)) check_queues();
+}
+
+void MmioTransport::check_queues() {
     for (Queue const& queue : m_queues) {
         if (!queue.broken()) continue;
         spdlog::warn("virtio-mmio: device {} needs reset: {}", m_device->device_id(),

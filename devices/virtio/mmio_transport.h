@@ -44,6 +44,11 @@ public:
     /// loop; a QueueNotify write that reaches the bus comes here too. Ignored unless DRIVER_OK.
     void notify(uint32_t index);
 
+    /// One of the device's host event sources is ready (from the event loop): runs the
+    /// device's process_host_event() under the transport's lock, then checks the queues as
+    /// notify() does.
+    void host_event(size_t index, uint32_t events);
+
     uint32_t queue_count() const { return static_cast<uint32_t>(m_queue_configs.size()); }
     /// Feature bits offered to the driver.
     uint64_t offered_features() const { return m_offered_features; }
@@ -59,6 +64,8 @@ private:
     void activate();
     void reset();
     void needs_reset();
+    /// After device work: a queue the driver broke puts the device in DEVICE_NEEDS_RESET.
+    void check_queues();
     QueueConfig* selected_queue();
 
     void signal_used() override;

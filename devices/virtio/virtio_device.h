@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "devices/virtio/queue.h"
 #include "vmm/base/result.h"
@@ -21,6 +22,13 @@ public:
     virtual void signal_used() = 0;
     /// The device's configuration space changed (bit 1, and a new ConfigGeneration).
     virtual void signal_config_change() = 0;
+};
+
+/// A host file descriptor a device wants watched on the event loop (an io_uring's completion
+/// eventfd, a tap): `events` are epoll flags (EPOLLIN, EPOLLOUT, EPOLLET, ...).
+struct HostEventSource {
+    int fd;
+    uint32_t events;
 };
 
 /// The transport calls every method with its own lock held, one call at a time, so a device
@@ -57,7 +65,19 @@ public:
     /// The driver notified queue `index` (< queue count) of new buffers.
     virtual void process_queue(size_t index) = 0;
     /// The driver reset the device: forget the queues, memory and interrupt from activate().
+    /// Work still in flight (asynchronous I/O) is finished or cancelled before this returns:
+    /// after a reset the device must not touch guest memory.
     virtual void reset() = 0;
+
+    /// Host fds to watch for as long as the device exists; asked once, after construction.
+    virtual std::vector<HostEventSource> host_event_sources() const { return {}; }
+    /// Source `index` (into host_event_sources()) is ready with `events`. Called on the
+    /// event-loop thread with the transport's lock held, whether or not the device is active:
+    /// a device that is not active drains or ignores the source itself.
+    virtual void process_host_event(size_t index, uint32_t events) {
+        (void)index;
+        (void)events;
+    }
 };
 
 }  // namespace vmm::devices::virtio

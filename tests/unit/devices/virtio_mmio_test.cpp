@@ -69,6 +69,11 @@ public:
         while (auto chain = queue.pop()) queue.push(chain->head, 5);
         if (queue.should_notify()) interrupt->signal_used();
     }
+    void process_host_event(size_t index, uint32_t events) override {
+        host_events.emplace_back(index, events);
+        if (active_queues.empty()) return;  // not active: nothing to complete
+        process_queue(0);  // as an asynchronous completion would
+    }
     void reset() override {
         ++resets;
         active_queues = {};
@@ -85,6 +90,7 @@ public:
     std::span<Queue> active_queues;
     VirtioInterrupt* interrupt = nullptr;
     std::vector<size_t> processed;
+    std::vector<std::pair<size_t, uint32_t>> host_events;
 };
 
 GuestMemory make_memory() {
@@ -384,6 +390,30 @@ TEST_CASE("virtio-mmio: notifications, used-buffer interrupts and acknowledgemen
     f.transport.notify(7);  // no such queue
     f.write32(VIRTIO_MMIO_QUEUE_NOTIFY, 0xffffffff);
     CHECK(f.device->processed.size() == 2);
+}
+
+TEST_CASE("virtio-mmio: host events reach the device, active or not", "[virtio][mmio]") {
+    Fixture f;
+    MockSplitQueue mock(f.memory, 16);
+    f.transport.host_event(1, 4);  // before activation: the device decides what to do
+    REQUIRE(f.device->host_events.size() == 1);
+    CHECK(f.device->host_events[0] == std::pair<size_t, uint32_t>{1, 4});
+    CHECK(f.device->processed.empty());
+
+    REQUIRE(f.negotiate(kVersion1));
+    f.setup_queue(0, mock.config());
+    f.driver_ok();
+    mock.write_chain(0, {{0x20000, 64, true}});
+    mock.publish(0);
+    f.transport.host_event(0, 1);  // a completion that returns the buffer
+    CHECK(mock.used_idx() == 1);
+    CHECK(f.irq->count == 1);
+
+    SECTION("a queue broken during host work puts the device in needs-reset") {
+        mock.set_avail_idx(40);
+        f.transport.host_event(0, 1);
+        CHECK((f.read32(VIRTIO_MMIO_STATUS) & kNeedsReset) != 0);
+    }
 }
 
 TEST_CASE("virtio-mmio: a broken queue sets DEVICE_NEEDS_RESET", "[virtio][mmio]") {
