@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// VmmControl: what a control plane (the REST API, a config file) asks of the VMM. The API
+// thread calls it; the implementation forwards each call to the VMM's own thread and waits
+// for the answer, so the machine is only ever touched by its owner.
+#pragma once
+
+#include <string>
+
+#include "vmm/base/result.h"
+#include "vmm/machine_config.h"
+
+namespace vmm {
+
+/// Firecracker's InstanceInfo.state.
+enum class VmState { NotStarted, Running, Paused };
+
+constexpr char const* vm_state_name(VmState state) {
+    switch (state) {
+        case VmState::NotStarted: return "Not started";
+        case VmState::Running: return "Running";
+        case VmState::Paused: return "Paused";
+    }
+    return "?";
+}
+
+/// Every call is thread-safe. An error's message is shown to the API client as-is
+/// (fault_message), so it says what is wrong and what to do.
+class VmmControl {
+public:
+    virtual ~VmmControl() = default;
+
+    virtual VmState state() const = 0;
+    /// InstanceStart: builds the machine from `config` and starts its vCPUs. Fails (and the
+    /// state stays NotStarted) when the configuration cannot be built.
+    virtual Result<void> start(MachineConfig const& config) = 0;
+    /// PATCH /vm: stops the vCPUs and device processing; resume() continues with nothing lost.
+    virtual Result<void> pause() = 0;
+    virtual Result<void> resume() = 0;
+    /// PUT /actions SendCtrlAltDel: the key press on the i8042 keyboard.
+    virtual Result<void> send_ctrl_alt_del() = 0;
+    /// PATCH /drives/{id} after start: the drive now reads and writes `path_on_host`.
+    virtual Result<void> update_drive(std::string const& drive_id,
+                                      std::string const& path_on_host) = 0;
+    /// The VMM's counters as one JSON object (per-device counters, vCPU exits by kind), for a
+    /// metrics line; "{}" before start.
+    virtual std::string metrics_json() const = 0;
+};
+
+}  // namespace vmm
