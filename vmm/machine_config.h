@@ -3,6 +3,7 @@
 // and the API later. A plain aggregate: tests build it with designated initializers.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -39,6 +40,29 @@ struct DiskConfig {
     std::string id;  // what the guest reads as the serial (GET_ID), at most 20 bytes
 };
 
+/// One hostfwd= of --net user: connections to host_address:host_port on the host reach
+/// guest_port of the guest's DHCP address.
+struct HostForward {
+    enum class Protocol : uint8_t { Tcp, Udp };
+    Protocol protocol = Protocol::Tcp;
+    std::string host_address = "127.0.0.1";
+    uint16_t host_port = 0;
+    uint16_t guest_port = 0;
+};
+
+/// How a virtio-net device reaches the outside: a tap device, or user-mode networking
+/// (libslirp, in the wisp-net-user helper process; no privileges needed).
+enum class NetKind : uint8_t { Tap, User };
+
+/// One --net: a virtio-net device (eth0, eth1, ... in this order).
+struct NetConfig {
+    NetKind kind = NetKind::User;
+    std::string tap;                        // Tap: the interface name
+    std::optional<std::array<uint8_t, 6>> mac;  // unset: derived from the VM id and the index
+    uint16_t mtu = 0;                        // 0: not advertised (1500)
+    std::vector<HostForward> forwards;      // User only
+};
+
 struct MachineConfig {
     static constexpr uint32_t kMaxVcpus = 64;
     static constexpr char const* kDefaultCmdline = "console=ttyS0 reboot=k panic=1 pci=off";
@@ -58,6 +82,7 @@ struct MachineConfig {
     bool boot_timer = false;
     std::vector<DiskConfig> disks;  // virtio-blk (vmm/virtio_setup.h)
     bool rng = false;               // virtio-rng (vmm/virtio_setup.h)
+    std::vector<NetConfig> nets;    // virtio-net (vmm/virtio_setup.h)
     std::string kvm_device = "/dev/kvm";
     HostProfile host_profile = HostProfile::Auto;
 };
