@@ -4,6 +4,8 @@
 // for the answer, so the machine is only ever touched by its owner.
 #pragma once
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "vmm/base/result.h"
@@ -45,5 +47,18 @@ public:
     /// metrics line; "{}" before start.
     virtual std::string metrics_json() const = 0;
 };
+
+/// The VMM's side (vmm/vmm_host.cpp): serve() runs on the main thread, with SIGINT and SIGTERM
+/// blocked. It waits for start() (from any thread), builds the machine there, runs it and
+/// serves the other calls on the machine's event loop until the guest ends; it returns the
+/// exit status (vmm/exit_status.h) as `wisp run` would. shutdown() makes a serve() that is
+/// still waiting for start() return kOk (the API socket was closed, SIGTERM, ...).
+class VmmHost : public VmmControl {
+public:
+    virtual int serve(std::chrono::steady_clock::time_point process_start) = 0;
+    virtual void shutdown() = 0;
+};
+
+std::unique_ptr<VmmHost> make_vmm_host();
 
 }  // namespace vmm
