@@ -29,7 +29,7 @@ Result<ConsoleConfig> parse_console(std::string const& text) {
 }
 
 Result<DiskConfig> parse_disk(std::string const& text) {
-    constexpr char const* kForm = "use --disk PATH[,ro][,id=NAME][,engine=sync]";
+    constexpr char const* kForm = "use --disk PATH[,ro][,id=NAME][,engine=sync|io_uring]";
     std::vector<std::string_view> parts;
     for (auto part : std::views::split(std::string_view(text), ','))
         parts.emplace_back(part.begin(), part.end());
@@ -47,12 +47,14 @@ Result<DiskConfig> parse_disk(std::string const& text) {
                             fmt::format("--disk '{}': id '{}' is {} bytes; the limit is {}", text,
                                         disk.id, disk.id.size(), DiskConfig::kIdBytes));
         } else if (option == "engine=sync") {
-            // the only engine so far
+            disk.engine = DiskEngine::Sync;
         } else if (option == "engine=io_uring") {
+            disk.engine = DiskEngine::IoUring;
+        } else if (option.starts_with("engine=")) {
             return fail(ErrorKind::Usage,
-                        fmt::format("--disk '{}': engine=io_uring is not implemented yet; use "
-                                    "engine=sync (the default)",
-                                    text));
+                        fmt::format("--disk '{}': unknown engine '{}': use engine=sync (the "
+                                    "default) or engine=io_uring",
+                                    text, option.substr(7)));
         } else {
             return fail(ErrorKind::Usage,
                         fmt::format("--disk '{}': unknown option '{}': {}", text, option, kForm));
@@ -109,8 +111,9 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
     run->add_option("--disk", disks,
                     "A virtio-blk disk backed by PATH (a file or block device); repeat for more "
                     "(vda, vdb, ... in order). ,ro: read-only; ,id=NAME: the serial the guest "
-                    "reads (up to 20 bytes); ,engine=sync: the I/O engine (the only one so far)")
-        ->type_name("PATH[,ro][,id=NAME]")
+                    "reads (up to 20 bytes); ,engine=sync (I/O on the event-loop thread, the "
+                    "default) or ,engine=io_uring (requests kept in flight on an io_uring)")
+        ->type_name("PATH[,ro][,id=NAME][,engine=sync|io_uring]")
         ->allow_extra_args(false);
     run->add_flag("--rng", command.config.rng,
                   "Give the guest a virtio-rng device (entropy from the host's getrandom)");

@@ -33,11 +33,18 @@ struct ConsoleConfig {
 };
 
 /// One --disk: a virtio-blk device (devices/virtio/block/), vda, vdb, ... in this order.
+/// How a disk's I/O is done (devices/virtio/block/block_engine.h).
+enum class DiskEngine : uint8_t {
+    Sync,     // preadv/pwritev/fdatasync on the event-loop thread, one request at a time
+    IoUring,  // requests kept in flight on an io_uring, completed from its eventfd
+};
+
 struct DiskConfig {
     static constexpr size_t kIdBytes = 20;  // VIRTIO_BLK_ID_BYTES
     std::string path;
     bool read_only = false;
     std::string id;  // what the guest reads as the serial (GET_ID), at most 20 bytes
+    DiskEngine engine = DiskEngine::Sync;
 };
 
 /// One hostfwd= of --net user: connections to host_address:host_port on the host reach

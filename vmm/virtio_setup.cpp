@@ -11,6 +11,7 @@
 #include "boot/x86_64/layout.h"
 #include "devices/virtio/block/block_device.h"
 #include "devices/virtio/block/sync_backend.h"
+#include "devices/virtio/block/uring_engine.h"
 #include "devices/virtio/console/console_device.h"
 #include "devices/virtio/mmio_transport.h"
 #include "devices/virtio/rng/rng_device.h"
@@ -22,15 +23,15 @@ namespace x86 = boot::x86_64;
 using devices::virtio::MmioTransport;
 
 std::shared_ptr<devices::virtio::VirtioDevice> make_device(
-    VirtioSlot const& slot, Machine& machine, std::vector<devices::virtio::DiskImage>& disks) {
+    VirtioSlot const& slot, Machine& machine,
+    std::vector<std::unique_ptr<devices::virtio::BlockEngine>>& disks) {
     MachineConfig const& config = machine.config();
     switch (slot.kind) {
         case VirtioKind::Block: {
             DiskConfig const& disk = config.disks.at(slot.disk);
             devices::virtio::BlockOptions options{disk.path, disk.read_only, disk.id};
-            return std::make_shared<devices::virtio::BlockDevice>(
-                std::make_unique<devices::virtio::SyncBackend>(std::move(disks.at(slot.disk))),
-                std::move(options));
+            return std::make_shared<devices::virtio::BlockDevice>(std::move(disks.at(slot.disk)),
+                                                                  std::move(options));
         }
         case VirtioKind::Rng: return std::make_shared<devices::virtio::RngDevice>();
         case VirtioKind::Console: {
@@ -77,15 +78,29 @@ Result<void> append_virtio_cmdline(boot::Cmdline& cmdline, MachineConfig const& 
     return {};
 }
 
-Result<std::vector<devices::virtio::DiskImage>> open_disks(MachineConfig const& config) {
-    std::vector<devices::virtio::DiskImage> disks;
-    for (DiskConfig const& disk : config.disks)
-        disks.push_back(TRY(devices::virtio::open_disk_image(disk.path, disk.read_only)));
+Result<std::vector<std::unique_ptr<devices::virtio::BlockEngine>>> open_disks(
+    MachineConfig const& config) {
+    namespace virtio = devices::virtio;
+    std::vector<std::unique_ptr<virtio::BlockEngine>> disks;
+    for (DiskConfig const& disk : config.disks) {
+        auto image = TRY(virtio::open_disk_image(disk.path, disk.read_only));
+        switch (disk.engine) {
+            case DiskEngine::Sync:
+                disks.push_back(std::make_unique<virtio::SyncEngine>(
+                    std::make_unique<virtio::SyncBackend>(std::move(image))));
+                break;
+            case DiskEngine::IoUring:
+                // Ring depth = queue size: every request the driver can have queued fits.
+                disks.push_back(TRY(virtio::UringEngine::create(
+                    std::move(image), virtio::BlockDevice::kQueueSize)));
+                break;
+        }
+    }
     return disks;
 }
 
-Result<void> attach_virtio_devices(Machine& machine,
-                                   std::vector<devices::virtio::DiskImage> disks) {
+Result<void> attach_virtio_devices(
+    Machine& machine, std::vector<std::unique_ptr<devices::virtio::BlockEngine>> disks) {
     auto const slots = TRY(virtio_slots(machine.config()));
     if (disks.size() != machine.config().disks.size())
         return fail(ErrorKind::Host, "attach_virtio_devices: the disks were not all opened");

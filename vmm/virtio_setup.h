@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "boot/cmdline.h"
+#include "devices/virtio/block/block_engine.h"
 #include "devices/virtio/block/disk_image.h"
 #include "vmm/base/result.h"
 #include "vmm/machine.h"
@@ -35,13 +37,17 @@ Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config);
 /// finds the devices (Linux's CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
 Result<void> append_virtio_cmdline(boot::Cmdline& cmdline, MachineConfig const& config);
 
-/// Opens and locks every --disk image (devices/virtio/block/disk_image.h), in order. Runs
-/// before /dev/kvm is opened, so an unusable image is refused the same way on every host.
-Result<std::vector<devices::virtio::DiskImage>> open_disks(MachineConfig const& config);
+/// Opens and locks every --disk image (devices/virtio/block/disk_image.h), in order, and puts
+/// its engine on it (an io_uring that cannot be set up fails with ErrorKind::Host, saying to
+/// use engine=sync; never a silent fallback). Runs before /dev/kvm is opened, so an unusable
+/// image is refused the same way on every host.
+Result<std::vector<std::unique_ptr<devices::virtio::BlockEngine>>> open_disks(
+    MachineConfig const& config);
 
 /// Creates the devices (the disks on `disks`, from open_disks) and puts each transport on the
 /// MMIO bus with an irqfd for its IRQ and, per queue, an ioeventfd on QueueNotify (datamatch:
 /// the queue index) that the event loop serves, so device work never runs on a vCPU thread.
-Result<void> attach_virtio_devices(Machine& machine, std::vector<devices::virtio::DiskImage> disks);
+Result<void> attach_virtio_devices(
+    Machine& machine, std::vector<std::unique_ptr<devices::virtio::BlockEngine>> disks);
 
 }  // namespace vmm

@@ -41,7 +41,9 @@
 #define DESC_F_NEXT 1
 #define DESC_F_WRITE 2
 
-#define VQ_SIZE 8
+#ifndef VQ_SIZE
+#define VQ_SIZE 8 /* a guest may define its own before including this */
+#endif
 /* Polls of the used ring before giving up. */
 #define VQ_SPINS 50000000u
 

@@ -4,11 +4,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <iostream>
 #include <regex>
-
-#include <catch2/catch.hpp>
 
 #include "tests/support/process.h"
 #include "tests/support/temp_file.h"
@@ -50,8 +49,8 @@ TEST_CASE("A guest greets through the serial port and exits with status 0", "[kv
 
 TEST_CASE("The exit device ends wisp with the guest's chosen status", "[kvm][exit]") {
     for (int status : {1, 7, 42, 255}) {
-        auto r = wisp({"run", "--kernel", guest("hello"), "--cmdline",
-                       "status=" + std::to_string(status)});
+        auto r = wisp(
+            {"run", "--kernel", guest("hello"), "--cmdline", "status=" + std::to_string(status)});
         CHECK(r.status == status);
         CHECK(r.out == "Hello from a wisp guest!\n");
     }
@@ -164,7 +163,8 @@ TEST_CASE("An emulation failure is reported with its bytes and a hint, with eith
           std::string::npos);
     CHECK(pvm.err.find("pvm fallback: int3 0, clac 0") != std::string::npos);
     // A well-behaved guest runs as before, with the profile's options on its command line.
-    auto info = wisp({"run", "--kernel", guest("bootinfo"), "--host-profile", "pvm", "--cpus", "2"});
+    auto info =
+        wisp({"run", "--kernel", guest("bootinfo"), "--host-profile", "pvm", "--cpus", "2"});
     CHECK(info.status == 0);
     CHECK(info.out.find("cmdline: console=ttyS0 reboot=k panic=1 pci=off noxsave") !=
           std::string::npos);
@@ -189,8 +189,8 @@ TEST_CASE("Console output can go to a file or nowhere", "[kvm][serial]") {
     CHECK(to_file.out.empty());
     auto written = read_file(path);
     CHECK(std::string(written.begin(), written.end()) == "Hello from a wisp guest!\n");
-    auto silent = wisp({"run", "--kernel", guest("hello"), "--console", "none",
-                        "--cmdline", "status=3"});
+    auto silent =
+        wisp({"run", "--kernel", guest("hello"), "--console", "none", "--cmdline", "status=3"});
     CHECK(silent.out.empty());
     CHECK(silent.status == 3);
 }
@@ -312,10 +312,15 @@ bool has(ProcessResult const& r, std::string const& line) {
 TEST_CASE("virtio-blk: a guest driver writes, flushes and reads back sectors",
           "[kvm][virtio][blk]") {
     // The test binary and wisp run on the same (possibly nested) host: the image is local.
+    // Both engines: the sync one and io_uring (requests completed from the event loop).
+    std::string const engine =
+        GENERATE(std::string(",engine=sync"), std::string(",engine=io_uring"));
+    INFO(engine);
     TempDir dir;
     auto const image = disk_image();
     auto const path = dir.write("disk.img", image);
-    auto r = wisp({"run", "--kernel", guest("virtio_blk"), "--disk", path + ",id=blk-test"});
+    auto r =
+        wisp({"run", "--kernel", guest("virtio_blk"), "--disk", path + ",id=blk-test" + engine});
     CHECK(has(r, "virtio-blk: device at 0xd0001000 irq 5\n"));
     CHECK(has(r, "virtio-blk: capacity 2048 sectors\n"));
     CHECK(has(r, "virtio-blk: write status 0 len 1\n"));
@@ -342,10 +347,15 @@ TEST_CASE("virtio-blk: a guest driver writes, flushes and reads back sectors",
 
 TEST_CASE("virtio-blk: a read-only disk refuses the guest's writes and stays unchanged",
           "[kvm][virtio][blk]") {
+    // Both engines: the sync one and io_uring (requests completed from the event loop).
+    std::string const engine =
+        GENERATE(std::string(",engine=sync"), std::string(",engine=io_uring"));
+    INFO(engine);
     TempDir dir;
     auto const image = disk_image();
     auto const path = dir.write("disk.img", image);
-    auto r = wisp({"run", "--kernel", guest("virtio_blk"), "--disk", path + ",ro,id=ro-disk"});
+    auto r =
+        wisp({"run", "--kernel", guest("virtio_blk"), "--disk", path + ",ro,id=ro-disk" + engine});
     CHECK(has(r, "virtio-blk: capacity 2048 sectors, read-only\n"));
     CHECK(has(r, "virtio-blk: write status 1 len 1\n"));
     CHECK(has(r, "virtio-blk: flush status 0 len 1\n"));
@@ -361,10 +371,14 @@ TEST_CASE("virtio-blk: a read-only disk refuses the guest's writes and stays unc
 
 TEST_CASE("virtio-blk: malformed requests and rings get errors or needs-reset while wisp runs on",
           "[kvm][virtio][blk]") {
+    // Both engines: the sync one and io_uring (requests completed from the event loop).
+    std::string const engine =
+        GENERATE(std::string(",engine=sync"), std::string(",engine=io_uring"));
+    INFO(engine);
     TempDir dir;
     auto const image = disk_image();
     auto const path = dir.write("disk.img", image);
-    auto r = wisp({"run", "--kernel", guest("virtio_blk_hostile"), "--disk", path});
+    auto r = wisp({"run", "--kernel", guest("virtio_blk_hostile"), "--disk", path + engine});
     // Chain errors: returned with nothing written; a bad request with a status byte: IOERR.
     CHECK(has(r, "a chain that loops\nvirtio-blk-hostile:   used id 0 len 0 status 0xff\n"));
     CHECK(has(r,

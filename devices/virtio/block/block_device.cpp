@@ -29,9 +29,13 @@ constexpr bool inside(uint64_t capacity, uint64_t sector, uint64_t count) {
 }
 }  // namespace
 
-BlockDevice::BlockDevice(std::unique_ptr<BlockBackend> backend, BlockOptions options)
-    : m_backend(std::move(backend)), m_options(std::move(options)) {
-    uint64_t const size = m_backend->size();
+BlockDevice::BlockDevice(std::unique_ptr<BlockEngine> engine, BlockOptions options)
+    : m_engine(std::move(engine)), m_options(std::move(options)) {
+    uint64_t const size = m_engine->size();
+    // One slot per request in flight: no more than the queue holds or the engine takes.
+    m_slots.resize(std::min<size_t>(kQueueSize, m_engine->depth()));
+    for (size_t slot = m_slots.size(); slot > 0; --slot)
+        m_free.push_back(static_cast<uint32_t>(slot - 1));
     if (size % kSectorSize != 0)
         spdlog::warn("virtio-blk '{}': {} bytes is not a whole number of 512-byte sectors; the "
                      "guest sees the first {} sectors and not the last {} bytes",
@@ -72,35 +76,106 @@ Result<void> BlockDevice::activate(uint64_t, std::span<Queue> queues, GuestMemor
     return {};
 }
 
+BlockDevice::~BlockDevice() { reset(); }
+
 void BlockDevice::process_queue(size_t index) {
     if (index >= m_queues.size() || !m_memory) return;
-    Queue& queue = m_queues[index];
-    // The sync engine: each request's I/O is done before the next is taken.
-    while (auto chain = queue.pop()) queue.push(chain->head, handle(*chain));
+    pump();
+}
+
+std::vector<HostEventSource> BlockDevice::host_event_sources() const {
+    return m_engine->event_sources();
+}
+
+void BlockDevice::process_host_event(size_t, uint32_t) {
+    if (!m_memory) {
+        // Not active: reset() left nothing in flight; only the eventfd needs clearing.
+        m_completions.clear();
+        m_engine->reap(m_completions, false);
+        m_completions.clear();
+        return;
+    }
+    pump();
+}
+
+void BlockDevice::pump() {
+    Queue& queue = m_queues[0];
+    for (;;) {
+        while (!m_free.empty()) {
+            auto chain = queue.pop();
+            if (!chain) break;
+            start(*chain);
+        }
+        m_engine->commit();
+        // The sync engine has finished everything by now; io_uring may have some already.
+        // Freed slots may let more requests in: go round until nothing moves.
+        if (complete_finished() == 0) break;
+    }
     if (queue.should_notify()) m_interrupt->signal_used();
 }
 
 void BlockDevice::reset() {
+    // The engine may still be moving data in guest memory: wait for it, and drop the results
+    // (after a reset the driver owns its rings again; nothing more is written to them).
+    while (m_engine->in_flight() > 0) {
+        m_completions.clear();
+        m_engine->reap(m_completions, true);
+    }
+    m_completions.clear();
+    m_free.clear();
+    for (size_t slot = m_slots.size(); slot > 0; --slot) {
+        m_slots[slot - 1].iov.clear();
+        m_free.push_back(static_cast<uint32_t>(slot - 1));
+    }
     m_queues = {};
     m_memory = nullptr;
     m_interrupt = nullptr;
 }
 
-uint32_t BlockDevice::handle(DescriptorChain const& chain) {
+void BlockDevice::start(DescriptorChain const& chain) {
     if (chain.writable_bytes == 0) {
         // Nowhere to put the status: the driver gets its buffers back with nothing written.
         refuse(Problem::NoStatus,
                "a request without a writable byte for its status was returned untouched", 0);
-        return 0;
+        m_queues[0].push(chain.head, 0);
+        return;
     }
     GuestBuffer const& last = chain.writable.back();  // zero-length buffers were dropped
     GuestAddress const status_at{last.address.value + last.length - 1};
-    Outcome const outcome = execute(chain);
-    if (!m_memory->write_obj(status_at, outcome.status)) return 0;
-    return outcome.written + 1;
+    uint32_t const slot = m_free.back();
+    if (auto outcome = execute(chain, slot)) {
+        finish(chain.head, status_at, *outcome);
+        return;
+    }
+    m_free.pop_back();  // submitted: the slot is taken until its completion
+    m_slots[slot].head = chain.head;
+    m_slots[slot].status_at = status_at;
 }
 
-BlockDevice::Outcome BlockDevice::execute(DescriptorChain const& chain) {
+size_t BlockDevice::complete_finished() {
+    m_completions.clear();
+    size_t const count = m_engine->reap(m_completions, false);
+    for (BlockCompletion const& done : m_completions) {
+        Slot& slot = m_slots[done.tag];
+        Outcome outcome{VIRTIO_BLK_S_OK, slot.written};
+        if (done.error != 0) outcome = host_error(slot.problem, slot.what, done.error);
+        slot.iov.clear();
+        m_free.push_back(done.tag);
+        finish(slot.head, slot.status_at, outcome);
+    }
+    return count;
+}
+
+void BlockDevice::finish(uint16_t head, GuestAddress status_at, Outcome outcome) {
+    if (!m_memory->write_obj(status_at, outcome.status)) {
+        m_queues[0].push(head, 0);
+        return;
+    }
+    m_queues[0].push(head, outcome.written + 1);
+}
+
+std::optional<BlockDevice::Outcome> BlockDevice::execute(DescriptorChain const& chain,
+                                                        uint32_t slot) {
     if (chain.readable_bytes < kHeaderBytes)
         return refuse(Problem::BadHeader,
                       fmt::format("a request's header needs {} readable bytes; it had {}",
@@ -116,11 +191,8 @@ BlockDevice::Outcome BlockDevice::execute(DescriptorChain const& chain) {
     }
     switch (header.type) {
         case VIRTIO_BLK_T_IN:
-        case VIRTIO_BLK_T_OUT: return transfer(header, chain);
-        case VIRTIO_BLK_T_FLUSH:
-            if (auto r = m_backend->flush(); !r)
-                return host_error(Problem::FlushFailed, "flush", r.error());
-            return {VIRTIO_BLK_S_OK, 0};
+        case VIRTIO_BLK_T_OUT: return transfer(header, chain, slot);
+        case VIRTIO_BLK_T_FLUSH: return flush(slot);
         case VIRTIO_BLK_T_GET_ID: return get_id(chain);
         case VIRTIO_BLK_T_DISCARD:
         case VIRTIO_BLK_T_WRITE_ZEROES: return ranges(header, chain);
@@ -131,8 +203,17 @@ BlockDevice::Outcome BlockDevice::execute(DescriptorChain const& chain) {
     }
 }
 
-BlockDevice::Outcome BlockDevice::transfer(BlockRequestHeader const& header,
-                                           DescriptorChain const& chain) {
+std::optional<BlockDevice::Outcome> BlockDevice::flush(uint32_t slot) {
+    m_slots[slot].written = 0;
+    m_slots[slot].problem = Problem::FlushFailed;
+    m_slots[slot].what = "flush";
+    m_engine->submit({BlockOp::Flush, 0, {}}, slot);
+    return std::nullopt;
+}
+
+std::optional<BlockDevice::Outcome> BlockDevice::transfer(BlockRequestHeader const& header,
+                                                          DescriptorChain const& chain,
+                                                          uint32_t slot) {
     bool const in = header.type == VIRTIO_BLK_T_IN;
     if (!in && m_options.read_only)
         return refuse(Problem::ReadOnly, "a write to a read-only disk was refused",
@@ -150,25 +231,23 @@ BlockDevice::Outcome BlockDevice::transfer(BlockRequestHeader const& header,
                                   "disk's {} sectors",
                                   length / kSectorSize, header.sector, m_config.capacity),
                       VIRTIO_BLK_S_IOERR);
-    if (length == 0) return {VIRTIO_BLK_S_OK, 0};
-    bool const gathered = in ? gather(chain.writable, 0, length, m_iov)
-                             : gather(chain.readable, kHeaderBytes, length, m_iov);
+    if (length == 0) return Outcome{VIRTIO_BLK_S_OK, 0};
+    Slot& pending = m_slots[slot];
+    bool const gathered = in ? gather(chain.writable, 0, length, pending.iov)
+                             : gather(chain.readable, kHeaderBytes, length, pending.iov);
     if (!gathered)
         return refuse(Problem::BadBuffer, "a buffer outside guest RAM", VIRTIO_BLK_S_IOERR);
-    if (m_iov.size() > kSegMax)
+    if (pending.iov.size() > kSegMax)
         return refuse(Problem::TooManySegments,
-                      fmt::format("a request has {} data buffers; seg_max is {}", m_iov.size(),
-                                  kSegMax),
+                      fmt::format("a request has {} data buffers; seg_max is {}",
+                                  pending.iov.size(), kSegMax),
                       VIRTIO_BLK_S_IOERR);
     uint64_t const offset = header.sector * kSectorSize;  // inside the capacity: no overflow
-    if (in) {
-        if (auto r = m_backend->read(offset, m_iov); !r)
-            return host_error(Problem::ReadFailed, "read", r.error());
-        return {VIRTIO_BLK_S_OK, static_cast<uint32_t>(length)};
-    }
-    if (auto r = m_backend->write(offset, m_iov); !r)
-        return host_error(Problem::WriteFailed, "write", r.error());
-    return {VIRTIO_BLK_S_OK, 0};
+    pending.written = in ? static_cast<uint32_t>(length) : 0;
+    pending.problem = in ? Problem::ReadFailed : Problem::WriteFailed;
+    pending.what = in ? "read" : "write";
+    m_engine->submit({in ? BlockOp::Read : BlockOp::Write, offset, pending.iov}, slot);
+    return std::nullopt;
 }
 
 BlockDevice::Outcome BlockDevice::get_id(DescriptorChain const& chain) {
@@ -233,11 +312,11 @@ BlockDevice::Outcome BlockDevice::ranges(BlockRequestHeader const& header,
         uint64_t const offset = segment.sector * kSectorSize;
         uint64_t const bytes = uint64_t{segment.num_sectors} * kSectorSize;
         if (discard) {
-            if (auto r = m_backend->discard(offset, bytes); !r)
+            if (auto r = m_engine->discard(offset, bytes); !r)
                 return host_error(Problem::DiscardFailed, "discard", r.error());
         } else {
             bool const unmap = (segment.flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) != 0;
-            if (auto r = m_backend->write_zeroes(offset, bytes, unmap); !r)
+            if (auto r = m_engine->write_zeroes(offset, bytes, unmap); !r)
                 return host_error(Problem::WriteZeroesFailed, "write-zeroes", r.error());
         }
     }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// BlockDevice: virtio-blk (virtio 1.2 §5.2), one request queue over a BlockBackend. Every
+// BlockDevice: virtio-blk (virtio 1.2 §5.2), one request queue over a BlockEngine. Every
 // request is checked before any I/O; a bad one completes with VIRTIO_BLK_S_IOERR or _UNSUPP
-// and the device goes on.
+// and the device goes on. Reads, writes and flushes are submitted to the engine and completed
+// when it reports them (at once for the sync engine, from the engine's eventfd on the event
+// loop for io_uring), at most the engine's depth or the queue size at a time.
 #pragma once
 
 #include <sys/uio.h>
@@ -10,11 +12,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "devices/virtio/block/block_backend.h"
+#include "devices/virtio/block/block_engine.h"
 #include "devices/virtio/virtio_device.h"
 #include "vmm/base/log.h"
 
@@ -94,9 +98,14 @@ public:
     static constexpr uint32_t kMaxWriteZeroesSegments = 1;
     static constexpr size_t kIdBytes = 20;  // VIRTIO_BLK_ID_BYTES
 
-    /// The capacity is the backend's size in whole sectors; a partial last sector is left out
+    /// The capacity is the engine's size in whole sectors; a partial last sector is left out
     /// (logged once).
-    BlockDevice(std::unique_ptr<BlockBackend> backend, BlockOptions options);
+    BlockDevice(std::unique_ptr<BlockEngine> engine, BlockOptions options);
+    /// The sync engine on `backend` (a SyncBackend, or a test's mock).
+    BlockDevice(std::unique_ptr<BlockBackend> backend, BlockOptions options)
+        : BlockDevice(std::make_unique<SyncEngine>(std::move(backend)), std::move(options)) {}
+    /// Waits for requests in flight (the engine's destructor does).
+    ~BlockDevice() override;
 
     uint32_t device_id() const override;
     uint64_t features() const override;
@@ -107,9 +116,16 @@ public:
     Result<void> activate(uint64_t features, std::span<Queue> queues, GuestMemory const& memory,
                           VirtioInterrupt& interrupt) override;
     void process_queue(size_t index) override;
+    /// Waits for every request in flight to finish, without completing them to the driver.
     void reset() override;
+    std::vector<HostEventSource> host_event_sources() const override;
+    /// The engine's eventfd: completes what finished, then takes new requests if the queue
+    /// had more than fit in flight.
+    void process_host_event(size_t index, uint32_t events) override;
 
     uint64_t capacity() const { return m_config.capacity; }
+    /// Requests submitted to the engine and not yet completed.
+    size_t in_flight() const { return m_slots.size() - m_free.size(); }
 
 private:
     /// What went wrong with a request; each is logged once per device.
@@ -137,9 +153,28 @@ private:
     };
     static constexpr std::array<uint16_t, 1> kQueueSizes{kQueueSize};
 
-    uint32_t handle(DescriptorChain const& chain);
-    Outcome execute(DescriptorChain const& chain);
-    Outcome transfer(BlockRequestHeader const& header, DescriptorChain const& chain);
+    /// A request handed to the engine: what its completion needs.
+    struct Slot {
+        uint16_t head = 0;
+        GuestAddress status_at{0};
+        uint32_t written = 0;  // data bytes written into guest buffers on success
+        Problem problem = Problem::ReadFailed;
+        char const* what = "";
+        std::vector<iovec> iov;  // the engine's view of the data: lives until completion
+    };
+
+    /// Takes requests while slots are free, completing or submitting each; then completes what
+    /// the engine finished, and again until neither moves; then interrupts if the driver wants.
+    void pump();
+    void start(DescriptorChain const& chain);
+    /// Completes what the engine reports; returns how many.
+    size_t complete_finished();
+    void finish(uint16_t head, GuestAddress status_at, Outcome outcome);
+    /// nullopt: submitted to the engine as slot `slot`, completed later.
+    std::optional<Outcome> execute(DescriptorChain const& chain, uint32_t slot);
+    std::optional<Outcome> transfer(BlockRequestHeader const& header,
+                                    DescriptorChain const& chain, uint32_t slot);
+    std::optional<Outcome> flush(uint32_t slot);
     Outcome get_id(DescriptorChain const& chain);
     Outcome ranges(BlockRequestHeader const& header, DescriptorChain const& chain);
     Outcome refuse(Problem problem, std::string const& detail, uint8_t status);
@@ -148,11 +183,14 @@ private:
     bool gather(std::span<GuestBuffer const> buffers, uint64_t skip, uint64_t length,
                 std::vector<iovec>& out) const;
 
-    std::unique_ptr<BlockBackend> m_backend;
+    std::unique_ptr<BlockEngine> m_engine;
     BlockOptions m_options;
     BlockConfig m_config{};
     std::array<LogOnce, static_cast<size_t>(Problem::Count)> m_logged;
     std::vector<iovec> m_iov;  // reused between requests
+    std::vector<Slot> m_slots;
+    std::vector<uint32_t> m_free;  // indices into m_slots
+    std::vector<BlockCompletion> m_completions;  // reused
 
     std::span<Queue> m_queues;
     GuestMemory const* m_memory = nullptr;

@@ -2,6 +2,8 @@
 // The sync engine: blocking syscalls on the image's descriptor.
 #include "devices/virtio/block/sync_backend.h"
 
+#include "devices/virtio/block/block_engine.h"
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <unistd.h>
@@ -63,6 +65,23 @@ Result<void, int> allocate(int fd, int mode, uint64_t offset, uint64_t length) {
 bool unsupported(int code) { return code == EOPNOTSUPP || code == ENOSYS || code == EINVAL; }
 
 }  // namespace
+
+void SyncEngine::submit(BlockIo const& io, uint32_t tag) {
+    Result<void, int> result;
+    switch (io.op) {
+        case BlockOp::Read: result = m_backend->read(io.offset, io.iov); break;
+        case BlockOp::Write: result = m_backend->write(io.offset, io.iov); break;
+        case BlockOp::Flush: result = m_backend->flush(); break;
+    }
+    m_done.push_back({tag, result ? 0 : result.error()});
+}
+
+size_t SyncEngine::reap(std::vector<BlockCompletion>& out, bool) {
+    size_t const count = m_done.size();
+    out.insert(out.end(), m_done.begin(), m_done.end());
+    m_done.clear();
+    return count;
+}
 
 Result<void, int> SyncBackend::read(uint64_t offset, std::span<iovec const> iov) {
     return transfer(m_image.fd.get(), Direction::Read, offset, iov);

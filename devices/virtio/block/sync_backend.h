@@ -13,6 +13,7 @@ public:
     explicit SyncBackend(DiskImage image) : m_image(std::move(image)) {}
 
     uint64_t size() const override { return m_image.size; }
+    int fd() const { return m_image.fd.get(); }
     Result<void, int> read(uint64_t offset, std::span<iovec const> iov) override;
     Result<void, int> write(uint64_t offset, std::span<iovec const> iov) override;
     Result<void, int> flush() override;
