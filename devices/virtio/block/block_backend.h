@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// BlockBackend: where a virtio-blk device's I/O goes. The sync engine (SyncBackend) does it on
-// the calling thread; tests inject faults with a mock; an asynchronous engine slots in later.
+// BlockBackend: synchronous block I/O on the calling thread. The sync engine (SyncBackend) is
+// one, and tests inject faults with a mock; the device reaches either through SyncEngine
+// (block_engine.h), the adapter to its asynchronous BlockEngine interface.
 #pragma once
 
 #include <sys/uio.h>
