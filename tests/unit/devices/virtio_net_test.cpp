@@ -147,7 +147,7 @@ struct NetFixture {
                        std::vector<uint32_t> const& pieces) {
         Bytes const all = with_header(header, frame);
         std::vector<MockSplitQueue::Buffer> buffers;
-        uint64_t address = kData + 0x100000;
+        uint64_t address = kData + 0x100000 + 0x4000ull * first;
         size_t offset = 0;
         for (uint32_t piece : pieces) {
             put(address, Bytes(all.begin() + static_cast<ptrdiff_t>(offset),

@@ -159,7 +159,7 @@ TEST_CASE("virtio: network devices come last, after disks, rng and the console",
     CHECK((*slots)[2].kind == VirtioKind::Console);
     CHECK((*slots)[3].kind == VirtioKind::Net);
     CHECK((*slots)[3].net == 0);
-    CHECK((*slots)[3].irq == 10);
+    CHECK((*slots)[3].irq == 9);
     CHECK((*slots)[4].kind == VirtioKind::Net);
     CHECK((*slots)[4].net == 1);
     CHECK((*slots)[4].address == 0xd000'5000);
