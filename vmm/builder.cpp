@@ -246,6 +246,7 @@ Result<std::unique_ptr<Machine>> build_machine(MachineConfig const& config,
     TRY(validate_config(config));
     LoadedGuest guest = TRY(load_guest(config));
     auto disks = TRY(open_disks(config));  // opened and locked before /dev/kvm
+    auto nets = TRY(open_nets(config));    // taps attached, helpers started, before /dev/kvm
 
     auto kvm = TRY(kvm::Kvm::open(config.kvm_device.c_str()));
     if (config.vcpus > static_cast<uint32_t>(kvm.max_vcpus()))
@@ -266,7 +267,7 @@ Result<std::unique_ptr<Machine>> build_machine(MachineConfig const& config,
                                              std::move(loop));
     TRY(attach_console_output(*machine));
     TRY(attach_legacy_devices(*machine, start));
-    TRY(attach_virtio_devices(*machine, std::move(disks)));
+    TRY(attach_virtio_devices(*machine, std::move(disks), std::move(nets)));
     TRY(create_vcpus(*machine, mode, regs));
     return machine;
 }

@@ -2,6 +2,12 @@
 // Command-line parsing.
 #include "vmm/cli.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <optional>
 #include <cstdio>
 #include <ranges>
 #include <span>
@@ -63,6 +69,165 @@ Result<DiskConfig> parse_disk(std::string const& text) {
     return disk;
 }
 
+namespace {
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    for (auto part : std::views::split(text, separator)) parts.emplace_back(part.begin(), part.end());
+    return parts;
+}
+
+template <typename T>
+std::optional<T> parse_number(std::string_view text) {
+    T value{};
+    auto const [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc{} || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return value;
+}
+
+std::optional<uint16_t> parse_port(std::string_view text) {
+    auto port = parse_number<uint32_t>(text);
+    if (!port || *port == 0 || *port > 65535) return std::nullopt;
+    return static_cast<uint16_t>(*port);
+}
+
+bool valid_ipv4(std::string_view text) {
+    in_addr address{};
+    return inet_pton(AF_INET, std::string(text).c_str(), &address) == 1;
+}
+
+// "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", QEMU's hostfwd= syntax.
+Result<HostForward> parse_hostfwd(std::string_view net, std::string_view value) {
+    constexpr char const* kForm =
+        "use hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (or udp:), e.g. "
+        "hostfwd=tcp:127.0.0.1:2222-:22; the guest address, if given, is 10.0.2.15";
+    auto bad = [&](std::string const& why) {
+        return fail(ErrorKind::Usage,
+                    fmt::format("--net '{}': hostfwd={}: {}: {}", net, value, why, kForm));
+    };
+    HostForward forward;
+    auto const dash = value.find('-');
+    if (dash == std::string_view::npos) return bad("no '-' between the host and the guest side");
+    auto const host = split(value.substr(0, dash), ':');
+    auto const guest = split(value.substr(dash + 1), ':');
+    if (host.size() != 3) return bad("the host side is not PROTOCOL:[ADDRESS]:PORT");
+    if (guest.size() != 2) return bad("the guest side is not [ADDRESS]:PORT");
+    if (host[0] == "tcp" || host[0].empty()) {
+        forward.protocol = HostForward::Protocol::Tcp;
+    } else if (host[0] == "udp") {
+        forward.protocol = HostForward::Protocol::Udp;
+    } else {
+        return bad(fmt::format("protocol '{}' is neither tcp nor udp", host[0]));
+    }
+    if (!host[1].empty()) {
+        if (!valid_ipv4(host[1]))
+            return bad(fmt::format("host address '{}' is not an IPv4 address", host[1]));
+        forward.host_address = std::string(host[1]);
+    }
+    auto host_port = parse_port(host[2]);
+    if (!host_port) return bad(fmt::format("host port '{}' is not 1 to 65535", host[2]));
+    forward.host_port = *host_port;
+    if (!guest[0].empty() && guest[0] != "10.0.2.15")
+        return bad(fmt::format("guest address '{}' is not the guest's, 10.0.2.15", guest[0]));
+    auto guest_port = parse_port(guest[1]);
+    if (!guest_port) return bad(fmt::format("guest port '{}' is not 1 to 65535", guest[1]));
+    forward.guest_port = *guest_port;
+    return forward;
+}
+
+bool valid_interface_name(std::string_view name) {
+    // Linux's dev_valid_name(): up to IFNAMSIZ - 1 bytes, no '/', ':' or whitespace.
+    if (name.empty() || name.size() > 15 || name == "." || name == "..") return false;
+    return std::ranges::none_of(name, [](char c) {
+        return c == '/' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+               c == '\v' || c == '\f';
+    });
+}
+
+}  // namespace
+
+Result<std::array<uint8_t, 6>> parse_mac(std::string_view text) {
+    auto bad = [&](std::string const& why) {
+        return fail(ErrorKind::Usage,
+                    fmt::format("mac={} {}: give six two-digit hex bytes like 52:54:00:12:34:56 "
+                                "with the first byte even (unicast)",
+                                text, why));
+    };
+    auto const parts = split(text, ':');
+    if (parts.size() != 6) return bad("is not six bytes separated by ':'");
+    std::array<uint8_t, 6> mac{};
+    for (size_t i = 0; i < 6; ++i) {
+        uint8_t byte = 0;
+        auto const [end, error] =
+            std::from_chars(parts[i].data(), parts[i].data() + parts[i].size(), byte, 16);
+        if (parts[i].size() != 2 || error != std::errc{} || end != parts[i].data() + 2)
+            return bad(fmt::format("has '{}', not a two-digit hex byte", parts[i]));
+        mac[i] = byte;
+    }
+    if (mac[0] & 1) return bad("is a multicast address (the first byte is odd)");
+    if (std::ranges::all_of(mac, [](uint8_t b) { return b == 0; })) return bad("is all zeros");
+    return mac;
+}
+
+Result<NetConfig> parse_net(std::string const& text) {
+    constexpr char const* kForm =
+        "use --net tap=NAME[,mac=XX:XX:XX:XX:XX:XX][,mtu=N] or --net "
+        "user[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT][,mac=...]";
+    auto const parts = split(text, ',');
+    NetConfig net;
+    if (!parts.empty() && parts.front() == "user") {
+        net.kind = NetKind::User;
+    } else if (!parts.empty() && parts.front().starts_with("tap=")) {
+        net.kind = NetKind::Tap;
+        net.tap = std::string(parts.front().substr(4));
+        if (net.tap.empty())
+            return fail(ErrorKind::Usage,
+                        fmt::format("--net '{}' names no tap: give its name, tap=NAME", text));
+        if (!valid_interface_name(net.tap))
+            return fail(ErrorKind::Usage,
+                        fmt::format("--net '{}': '{}' is not an interface name (1 to 15 "
+                                    "characters, no '/', ':' or spaces)",
+                                    text, net.tap));
+    } else {
+        return fail(ErrorKind::Usage,
+                    fmt::format("--net '{}' must start with tap=NAME or user: {}", text, kForm));
+    }
+    for (std::string_view option : std::span(parts).subspan(1)) {
+        auto const equals = option.find('=');
+        std::string_view const key = option.substr(0, equals);
+        std::string_view const value =
+            equals == std::string_view::npos ? std::string_view{} : option.substr(equals + 1);
+        if (equals != std::string_view::npos && key == "mac") {
+            if (net.mac)
+                return fail(ErrorKind::Usage, fmt::format("--net '{}': mac= given twice", text));
+            auto mac = parse_mac(value);
+            if (!mac)
+                return fail(ErrorKind::Usage,
+                            fmt::format("--net '{}': {}", text, mac.error().message()));
+            net.mac = *mac;
+        } else if (equals != std::string_view::npos && key == "mtu") {
+            auto mtu = parse_number<uint32_t>(value);
+            if (!mtu || *mtu < 68 || *mtu > 65535)
+                return fail(ErrorKind::Usage,
+                            fmt::format("--net '{}': mtu={} is not valid: give 68 to 65535 "
+                                        "(1500 is Ethernet's)",
+                                        text, value));
+            net.mtu = static_cast<uint16_t>(*mtu);
+        } else if (equals != std::string_view::npos && key == "hostfwd") {
+            if (net.kind != NetKind::User)
+                return fail(ErrorKind::Usage,
+                            fmt::format("--net '{}': hostfwd= is for --net user only; a tap "
+                                        "reaches the host's network directly",
+                                        text));
+            net.forwards.push_back(TRY(parse_hostfwd(text, value)));
+        } else {
+            return fail(ErrorKind::Usage,
+                        fmt::format("--net '{}': unknown option '{}': {}", text, option, kForm));
+        }
+    }
+    return net;
+}
+
 Result<HostProfile> parse_host_profile(std::string const& text) {
     if (text == "auto") return HostProfile::Auto;
     if (text == "pvm") return HostProfile::Pvm;
@@ -85,6 +250,7 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
     std::string initrd;
     std::string host_profile = "auto";
     std::vector<std::string> disks;
+    std::vector<std::string> nets;
 
     CLI::App* run = app.add_subcommand("run", "Boot a kernel in a new microVM");
     run->add_option("--kernel", command.config.kernel,
@@ -115,6 +281,18 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
                     "default) or ,engine=io_uring (requests kept in flight on an io_uring)")
         ->type_name("PATH[,ro][,id=NAME][,engine=sync|io_uring]")
         ->allow_extra_args(false);
+    run->add_option("--net", nets,
+                    "A virtio-net device (eth0, eth1, ... in order); repeat for more. "
+                    "tap=NAME: on the host's tap NAME (an existing one this user may use, or a "
+                    "new one with CAP_NET_ADMIN); user: user-mode networking (10.0.2.0/24, "
+                    "no privileges), ,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT "
+                    "(or udp:) forwards a host port to the guest. ,mac=XX:XX:XX:XX:XX:XX (default: "
+                    "derived from --id and the device's index); ,mtu=N (68 to 65535)")
+        ->type_name("tap=NAME|user[,...]")
+        ->allow_extra_args(false);
+    run->add_option("--id", command.config.id,
+                    "The VM's name; network devices without mac= derive their MAC from it")
+        ->capture_default_str();
     run->add_flag("--rng", command.config.rng,
                   "Give the guest a virtio-rng device (entropy from the host's getrandom)");
     run->add_option("--kvm-device", command.config.kvm_device, "The KVM device node")
@@ -166,6 +344,12 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
         auto disk = parse_disk(text);
         if (!disk) return usage_error(disk.error().message());
         command.config.disks.push_back(std::move(*disk));
+    }
+    if (command.config.id.empty()) return usage_error("--id must not be empty: e.g. --id vm1");
+    for (std::string const& text : nets) {
+        auto net = parse_net(text);
+        if (!net) return usage_error(net.error().message());
+        command.config.nets.push_back(std::move(*net));
     }
     // Without --cmdline the default follows the console: console=hvc0 for virtio.
     command.config.cmdline = cmdline_option->count() > 0

@@ -90,6 +90,8 @@ struct MachineConfig {
     std::vector<DiskConfig> disks;  // virtio-blk (vmm/virtio_setup.h)
     bool rng = false;               // virtio-rng (vmm/virtio_setup.h)
     std::vector<NetConfig> nets;    // virtio-net (vmm/virtio_setup.h)
+    /// Names the VM: network devices without a mac= get theirs from it (vmm/virtio_setup.h).
+    std::string id = "wisp";
     std::string kvm_device = "/dev/kvm";
     HostProfile host_profile = HostProfile::Auto;
 };

@@ -14,7 +14,11 @@
 #include "devices/virtio/block/uring_engine.h"
 #include "devices/virtio/console/console_device.h"
 #include "devices/virtio/mmio_transport.h"
+#include "devices/virtio/net/net_device.h"
+#include "devices/virtio/net/seqpacket_backend.h"
+#include "devices/virtio/net/tap_backend.h"
 #include "devices/virtio/rng/rng_device.h"
+#include "vmm/user_net.h"
 
 namespace vmm {
 
@@ -22,9 +26,11 @@ namespace {
 namespace x86 = boot::x86_64;
 using devices::virtio::MmioTransport;
 
+using NetBackends = std::vector<std::unique_ptr<devices::virtio::NetBackend>>;
+
 std::shared_ptr<devices::virtio::VirtioDevice> make_device(
     VirtioSlot const& slot, Machine& machine,
-    std::vector<std::unique_ptr<devices::virtio::BlockEngine>>& disks) {
+    std::vector<std::unique_ptr<devices::virtio::BlockEngine>>& disks, NetBackends& nets) {
     MachineConfig const& config = machine.config();
     switch (slot.kind) {
         case VirtioKind::Block: {
@@ -41,6 +47,15 @@ std::shared_ptr<devices::virtio::VirtioDevice> make_device(
             machine.set_virtio_console(console);  // stdin goes here (Machine::run)
             return console;
         }
+        case VirtioKind::Net: {
+            NetConfig const& net = config.nets.at(slot.net);
+            devices::virtio::NetOptions options{
+                .mac = net.mac.value_or(derive_mac(config.id, slot.net)),
+                .mtu = net.mtu,
+                .name = net.kind == NetKind::Tap ? net.tap : fmt::format("user{}", slot.net)};
+            return std::make_shared<devices::virtio::NetDevice>(std::move(nets.at(slot.net)),
+                                                                std::move(options));
+        }
     }
     return nullptr;
 }
@@ -50,6 +65,7 @@ char const* kind_name(VirtioKind kind) {
         case VirtioKind::Block: return "blk";
         case VirtioKind::Rng: return "rng";
         case VirtioKind::Console: return "console";
+        case VirtioKind::Net: return "net";
     }
     return "?";
 }
@@ -59,6 +75,8 @@ Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config) {
     std::vector<VirtioKind> kinds(config.disks.size(), VirtioKind::Block);
     if (config.rng) kinds.push_back(VirtioKind::Rng);
     if (config.console.kind == ConsoleKind::Virtio) kinds.push_back(VirtioKind::Console);
+    size_t const first_net = kinds.size();
+    kinds.insert(kinds.end(), config.nets.size(), VirtioKind::Net);
     if (kinds.size() > std::size(x86::kVirtioIrqs))
         return fail(ErrorKind::Usage, fmt::format("{} virtio devices asked for; at most {} fit "
                                                   "(one free ISA IRQ each)",
@@ -66,7 +84,8 @@ Result<std::vector<VirtioSlot>> virtio_slots(MachineConfig const& config) {
     std::vector<VirtioSlot> slots;
     for (size_t n = 0; n < kinds.size(); ++n)
         slots.push_back({kinds[n], x86::kVirtioMmioStart + n * x86::kVirtioMmioStride,
-                         x86::kVirtioIrqs[n], n});  // disks come first: n is the disk index
+                         x86::kVirtioIrqs[n], n,  // disks come first: n is the disk index
+                         n >= first_net ? n - first_net : 0});
     return slots;
 }
 
@@ -99,15 +118,52 @@ Result<std::vector<std::unique_ptr<devices::virtio::BlockEngine>>> open_disks(
     return disks;
 }
 
+Result<std::vector<std::unique_ptr<devices::virtio::NetBackend>>> open_nets(
+    MachineConfig const& config) {
+    NetBackends backends;
+    for (NetConfig const& net : config.nets) {
+        if (net.kind == NetKind::Tap) {
+            auto tap = TRY(devices::virtio::TapBackend::open(net.tap));
+            backends.push_back(std::make_unique<devices::virtio::TapBackend>(std::move(tap)));
+            continue;
+        }
+        auto user = TRY(start_user_network(net));
+        spdlog::debug("wisp-net-user started (pid {})", user.pid);
+        auto backend = TRY(devices::virtio::SeqpacketBackend::create(std::move(user.socket)));
+        backends.push_back(std::make_unique<devices::virtio::SeqpacketBackend>(std::move(backend)));
+    }
+    return backends;
+}
+
+std::array<uint8_t, 6> derive_mac(std::string_view vm_id, size_t index) {
+    // FNV-1a over "id/index": stable across runs and builds, unlike std::hash.
+    uint64_t hash = 0xcbf29ce484222325ull;
+    auto mix = [&hash](std::string_view text) {
+        for (char c : text) {
+            hash ^= static_cast<uint8_t>(c);
+            hash *= 0x100000001b3ull;
+        }
+    };
+    mix(vm_id);
+    mix(fmt::format("/{}", index));
+    std::array<uint8_t, 6> mac{};
+    for (size_t i = 0; i < mac.size(); ++i) mac[i] = static_cast<uint8_t>(hash >> (8 * i));
+    mac[0] = static_cast<uint8_t>((mac[0] & 0xfe) | 0x02);  // unicast, locally administered
+    return mac;
+}
+
 Result<void> attach_virtio_devices(
-    Machine& machine, std::vector<std::unique_ptr<devices::virtio::BlockEngine>> disks) {
+    Machine& machine, std::vector<std::unique_ptr<devices::virtio::BlockEngine>> disks,
+    NetBackends nets) {
     auto const slots = TRY(virtio_slots(machine.config()));
     if (disks.size() != machine.config().disks.size())
         return fail(ErrorKind::Host, "attach_virtio_devices: the disks were not all opened");
+    if (nets.size() != machine.config().nets.size())
+        return fail(ErrorKind::Host, "attach_virtio_devices: the networks were not all opened");
     for (VirtioSlot const& slot : slots) {
         auto irq_event = TRY(EventFd::create());
         TRY(machine.vm().register_irqfd(irq_event, slot.irq));
-        auto transport_device = make_device(slot, machine, disks);
+        auto transport_device = make_device(slot, machine, disks, nets);
         auto transport = std::make_shared<MmioTransport>(
             transport_device, machine.memory(),
             std::make_shared<EventFdIrq>(std::move(irq_event)));
