@@ -281,4 +281,17 @@ bool BlockDevice::gather(std::span<GuestBuffer const> buffers, uint64_t skip, ui
     return length == 0;
 }
 
+bool BlockDevice::replace_backend(std::unique_ptr<BlockBackend> backend, std::string name) {
+    m_backend = std::move(backend);
+    m_options.name = std::move(name);
+    uint64_t const size = m_backend->size();
+    if (size % kSectorSize != 0)
+        spdlog::warn("virtio-blk '{}': {} bytes is not a whole number of 512-byte sectors; the "
+                     "guest sees the first {} sectors and not the last {} bytes",
+                     m_options.name, size, size / kSectorSize, size % kSectorSize);
+    uint64_t const old_capacity = m_config.capacity;
+    m_config.capacity = size / kSectorSize;
+    return m_config.capacity != old_capacity;
+}
+
 }  // namespace vmm::devices::virtio

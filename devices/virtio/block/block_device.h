@@ -111,6 +111,11 @@ public:
 
     uint64_t capacity() const { return m_config.capacity; }
 
+    /// A drive update: later requests go to `backend` (named `name` in log messages) and the
+    /// capacity becomes its size in whole sectors. For the transport's change_config(), which
+    /// holds its lock and announces the change; returns whether the capacity changed.
+    bool replace_backend(std::unique_ptr<BlockBackend> backend, std::string name);
+
 private:
     /// What went wrong with a request; each is logged once per device.
     enum class Problem : uint8_t {
