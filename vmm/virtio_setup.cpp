@@ -10,6 +10,7 @@
 
 #include "boot/x86_64/layout.h"
 #include "devices/virtio/block/block_device.h"
+#include "devices/virtio/block/counting_backend.h"
 #include "devices/virtio/block/sync_backend.h"
 #include "devices/virtio/console/console_device.h"
 #include "devices/virtio/mmio_transport.h"
@@ -22,14 +23,18 @@ namespace x86 = boot::x86_64;
 using devices::virtio::MmioTransport;
 
 std::shared_ptr<devices::virtio::VirtioDevice> make_device(
-    VirtioSlot const& slot, Machine& machine, std::vector<devices::virtio::DiskImage>& disks) {
+    VirtioSlot const& slot, Machine& machine, std::vector<devices::virtio::DiskImage>& disks,
+    std::shared_ptr<devices::virtio::BlockCounters> const& block_counters) {
     MachineConfig const& config = machine.config();
     switch (slot.kind) {
         case VirtioKind::Block: {
             DiskConfig const& disk = config.disks.at(slot.disk);
             devices::virtio::BlockOptions options{disk.path, disk.read_only, disk.id};
+            // The metrics count the I/O in front of the engine (counting_backend.h).
             return std::make_shared<devices::virtio::BlockDevice>(
-                std::make_unique<devices::virtio::SyncBackend>(std::move(disks.at(slot.disk))),
+                std::make_unique<devices::virtio::CountingBackend>(
+                    std::make_unique<devices::virtio::SyncBackend>(std::move(disks.at(slot.disk))),
+                    block_counters),
                 std::move(options));
         }
         case VirtioKind::Rng: return std::make_shared<devices::virtio::RngDevice>();
@@ -92,7 +97,10 @@ Result<void> attach_virtio_devices(Machine& machine,
     for (VirtioSlot const& slot : slots) {
         auto irq_event = TRY(EventFd::create());
         TRY(machine.vm().register_irqfd(irq_event, slot.irq));
-        auto transport_device = make_device(slot, machine, disks);
+        auto block_counters = slot.kind == VirtioKind::Block
+                                  ? std::make_shared<devices::virtio::BlockCounters>()
+                                  : nullptr;
+        auto transport_device = make_device(slot, machine, disks, block_counters);
         auto transport = std::make_shared<MmioTransport>(
             transport_device, machine.memory(),
             std::make_shared<EventFdIrq>(std::move(irq_event)));
@@ -113,6 +121,10 @@ Result<void> attach_virtio_devices(Machine& machine,
                                        transport->host_event(index, events);
                                    }));
         machine.add_device(transport);
+        machine.add_virtio({slot.kind == VirtioKind::Block ? "block" : kind_name(slot.kind),
+                            transport,
+                            std::dynamic_pointer_cast<devices::virtio::BlockDevice>(transport_device),
+                            block_counters, slot.disk});
         spdlog::debug("virtio-{} at {:#x}, IRQ {}", kind_name(slot.kind), slot.address, slot.irq);
     }
     return {};
