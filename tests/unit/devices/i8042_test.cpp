@@ -447,9 +447,10 @@ TEST_CASE("i8042 Ctrl-Alt-Del waits for the keyboard port; refused when it canno
     CHECK_FALSE(c.full());
     CHECK(keyboard(c, 0xf4) == Bytes{0xfa});
 
-    // A guest that never reads its keyboard: the buffer (16 bytes) takes one press, then no
-    // more, and nothing is lost or overwritten.
+    // A guest that never reads its keyboard: the buffer (16 bytes) takes two presses of 8
+    // bytes, then no more, and nothing is lost or overwritten.
     c.command(I8042::kCommandKeyboardDisable);
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
     REQUIRE(c.device.press_ctrl_alt_del().has_value());
     auto full = c.device.press_ctrl_alt_del();
     REQUIRE_FALSE(full);
@@ -457,6 +458,9 @@ TEST_CASE("i8042 Ctrl-Alt-Del waits for the keyboard port; refused when it canno
     c.command(I8042::kCommandKeyboardEnable);
     keys.clear();
     while (c.full()) keys.push_back(c.in(kData));
-    CHECK(keys == I8042::ctrl_alt_del_bytes(2, true));
+    Bytes const once = I8042::ctrl_alt_del_bytes(2, true);
+    Bytes twice = once;
+    twice.insert(twice.end(), once.begin(), once.end());
+    CHECK(keys == twice);
     CHECK(c.resets == 0);
 }

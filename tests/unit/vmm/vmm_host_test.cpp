@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,7 +91,6 @@ private:
 /// configs it refuses (kernel "bad").
 struct Harness {
     FakeMachine* machine = nullptr;
-    std::promise<FakeMachine*> built;
     std::unique_ptr<VmmHost> host = make_vmm_host(
         [this](MachineConfig const& config, std::chrono::steady_clock::time_point)
             -> Result<std::unique_ptr<HostedMachine>> {
