@@ -43,6 +43,11 @@ private:
     std::unique_ptr<Machine> m_machine;
 };
 
+Result<void> without_value(Result<std::string> result) {
+    if (!result) return std::unexpected(std::move(result).error());
+    return {};
+}
+
 // Where serve() is: waiting for start(), building, running the machine, or done.
 enum class Phase { Waiting, Building, Running, Ended };
 
@@ -147,29 +152,27 @@ void Host::serve_calls(HostedMachine& machine) {
 }
 
 Result<void> Host::pause() {
-    TRY(call([this](HostedMachine& machine) -> Result<std::string> {
+    return without_value(call([this](HostedMachine& machine) -> Result<std::string> {
         if (state() == VmState::Paused)
             return fail(ErrorKind::Usage, "the VM is already paused: resume it to continue");
         TRY(machine.pause());
         set_state(VmState::Paused);
         return std::string();
     }));
-    return {};
 }
 
 Result<void> Host::resume() {
-    TRY(call([this](HostedMachine& machine) -> Result<std::string> {
+    return without_value(call([this](HostedMachine& machine) -> Result<std::string> {
         if (state() != VmState::Paused)
             return fail(ErrorKind::Usage, "the VM is not paused (it is running): nothing to resume");
         TRY(machine.resume());
         set_state(VmState::Running);
         return std::string();
     }));
-    return {};
 }
 
 Result<void> Host::send_ctrl_alt_del() {
-    TRY(call([this](HostedMachine& machine) -> Result<std::string> {
+    return without_value(call([this](HostedMachine& machine) -> Result<std::string> {
         if (state() == VmState::Paused)
             return fail(ErrorKind::Usage,
                         "the VM is paused and cannot react to keys: resume it, then send "
@@ -177,16 +180,14 @@ Result<void> Host::send_ctrl_alt_del() {
         TRY(machine.send_ctrl_alt_del());
         return std::string();
     }));
-    return {};
 }
 
 Result<void> Host::update_drive(std::string const& drive_id, std::string const& path_on_host) {
     // Allowed while paused too: the guest sees the new image (and size) once it runs again.
-    TRY(call([&](HostedMachine& machine) -> Result<std::string> {
+    return without_value(call([&](HostedMachine& machine) -> Result<std::string> {
         TRY(machine.update_drive(drive_id, path_on_host));
         return std::string();
     }));
-    return {};
 }
 
 std::string Host::metrics_json() const {
