@@ -138,7 +138,7 @@ Result<void> attach_legacy_devices(Machine& machine, std::chrono::steady_clock::
     machine.set_serial(serial, std::move(irq));
 
     ExitRequest& exit = machine.exit_request();
-    // The i8042 interrupts on IRQ 1 when its absent keyboard answers, so atkbd gives up at once.
+    // The i8042 and its keyboard interrupt on IRQ 1.
     auto kbd_event = TRY(EventFd::create());
     TRY(machine.vm().register_irqfd(kbd_event, devices::I8042::kKeyboardIrq));
     auto kbd_irq = std::make_unique<EventFdIrq>(std::move(kbd_event));
@@ -147,6 +147,7 @@ Result<void> attach_legacy_devices(Machine& machine, std::chrono::steady_clock::
     });
     TRY(machine.pio_bus().insert(i8042, devices::I8042::kBasePort, devices::I8042::kLength));
     machine.add_device(i8042);
+    machine.set_keyboard(i8042);  // SendCtrlAltDel
     machine.add_irq(std::move(kbd_irq));
 
     auto rtc = std::make_shared<devices::RtcCmos>([] { return std::chrono::system_clock::now(); });

@@ -114,14 +114,17 @@ Result<void> Machine::watch_signals() {
     int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (fd < 0) return fail_errno("signalfd", errno);
     m_signal_fd.reset(fd);
-    return m_loop->add(fd, EPOLLIN, [this](uint32_t) {
-        signalfd_siginfo info{};
-        if (::read(m_signal_fd.get(), &info, sizeof info) != sizeof info) return;
-        if (info.ssi_signo == SIGTERM)
-            m_exit.request(exit_status::kTerminated, "ended by SIGTERM");
-        else
-            m_exit.request(exit_status::kInterrupted, "ended by SIGINT");
-    });
+    return m_loop->add(
+        fd, EPOLLIN,
+        [this](uint32_t) {
+            signalfd_siginfo info{};
+            if (::read(m_signal_fd.get(), &info, sizeof info) != sizeof info) return;
+            if (info.ssi_signo == SIGTERM)
+                m_exit.request(exit_status::kTerminated, "ended by SIGTERM");
+            else
+                m_exit.request(exit_status::kInterrupted, "ended by SIGINT");
+        },
+        EventLoop::WhilePaused::Serve);
 }
 
 Result<void> Machine::attach_console_input() {
@@ -144,7 +147,8 @@ Result<void> Machine::attach_console_input() {
 
 Result<int> Machine::run() {
     TRY(watch_signals());
-    TRY(m_loop->add(m_exit.event().fd(), EPOLLIN, [this](uint32_t) { m_loop->stop(); }));
+    TRY(m_loop->add(m_exit.event().fd(), EPOLLIN, [this](uint32_t) { m_loop->stop(); },
+                    EventLoop::WhilePaused::Serve));
     RawTerminal terminal(console_on_stdio(m_config.console.kind) ? STDIN_FILENO : -1);
     if (terminal.active()) spdlog::info("console on this terminal; Ctrl-A x ends the VM");
     TRY(attach_console_input());

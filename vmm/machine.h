@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "devices/legacy/serial_8250.h"
@@ -23,9 +24,15 @@
 #include "vmm/memory/guest_memory.h"
 #include "vmm/vcpu_thread.h"
 
+namespace vmm::devices {
+class I8042;
+}
 namespace vmm::devices::virtio {
 class ConsoleDevice;
-}
+class MmioTransport;
+class BlockDevice;
+struct BlockCounters;
+}  // namespace vmm::devices::virtio
 
 namespace vmm {
 
@@ -42,6 +49,16 @@ public:
 
 private:
     EventFd m_event;
+};
+
+/// One virtio-mmio device of the machine, for the metrics and drive updates.
+struct MachineVirtio {
+    std::string kind;  // "block", "rng", "console", ...: the metrics key
+    std::shared_ptr<devices::virtio::MmioTransport> transport;
+    // Block devices only:
+    std::shared_ptr<devices::virtio::BlockDevice> block;
+    std::shared_ptr<devices::virtio::BlockCounters> block_counters;
+    size_t disk = 0;  // index into MachineConfig::disks
 };
 
 class Machine {
@@ -83,6 +100,25 @@ public:
     /// Keeps an interrupt line a device refers to alive as long as the machine.
     void add_irq(std::unique_ptr<EventFdIrq> irq) { m_irqs.push_back(std::move(irq)); }
     void add_vcpu(kvm::Vcpu vcpu);
+    /// The i8042, for send_ctrl_alt_del().
+    void set_keyboard(std::shared_ptr<devices::I8042> i8042) { m_keyboard = std::move(i8042); }
+    void add_virtio(MachineVirtio device) { m_virtio.push_back(std::move(device)); }
+
+    // Control (vmm/machine_control.cpp), for the event-loop thread while run() serves it:
+    /// Parks every vCPU (returns once all are parked) and leaves device work (queue
+    /// notifications, host events, console input, the halt watch's kick) unserved until
+    /// resume(); nothing is lost meanwhile.
+    Result<void> pause();
+    Result<void> resume();
+    bool paused() const { return m_paused; }
+    /// Ctrl-Alt-Del on the i8042 keyboard.
+    Result<void> send_ctrl_alt_del();
+    /// The drive whose DiskConfig::id is `drive_id` now uses the image at `path` (opened and
+    /// locked as at start, same read-only setting); a new size reaches the guest through a
+    /// configuration-change interrupt.
+    Result<void> update_drive(std::string const& drive_id, std::string const& path);
+    /// The counters as one JSON object (docs: ARCHITECTURE.md, "Metrics"). Any thread.
+    std::string metrics_json() const;
     /// Bytes of guest RAM the host has backed with pages (mincore).
     uint64_t resident_guest_bytes() const;
 
@@ -114,6 +150,9 @@ private:
     std::unique_ptr<kvm::pvm::PvmQuirks> m_pvm_quirks;  // the pvm host profile only
     HaltWatch m_halt_watch;
     UniqueFd m_kick_timer;
+    std::shared_ptr<devices::I8042> m_keyboard;
+    std::vector<MachineVirtio> m_virtio;
+    bool m_paused = false;
 };
 
 }  // namespace vmm

@@ -51,8 +51,12 @@ void VcpuThread::start() {
 }
 
 void VcpuThread::stop_and_join() {
-    m_stop.store(true, std::memory_order_release);
-    m_vcpu.set_immediate_exit(true);
+    {
+        std::lock_guard guard(m_park_lock);
+        m_stop.store(true, std::memory_order_release);
+        m_vcpu.set_immediate_exit(true);
+    }
+    m_park_changed.notify_all();
     if (m_thread.joinable()) {
         ::pthread_kill(m_thread.native_handle(), kick_signal());
         m_thread.join();
@@ -64,13 +68,72 @@ void VcpuThread::kick(uint64_t round) {
     if (m_thread.joinable()) ::pthread_kill(m_thread.native_handle(), kick_signal());
 }
 
+void VcpuThread::request_pause() {
+    {
+        std::lock_guard guard(m_park_lock);
+        m_pause.store(true, std::memory_order_release);
+        // Set before the signal: a vCPU between its pause check and KVM_RUN returns at once.
+        m_vcpu.set_immediate_exit(true);
+    }
+    if (m_thread.joinable()) ::pthread_kill(m_thread.native_handle(), kick_signal());
+}
+
+void VcpuThread::wait_parked() {
+    if (!m_thread.joinable()) return;
+    std::unique_lock lock(m_park_lock);
+    m_park_changed.wait(lock, [this] { return m_parked || m_ended || !m_pause.load(); });
+}
+
+void VcpuThread::resume() {
+    {
+        std::lock_guard guard(m_park_lock);
+        m_pause.store(false, std::memory_order_release);
+    }
+    m_park_changed.notify_all();
+}
+
+void VcpuThread::park() {
+    {
+        std::unique_lock lock(m_park_lock);
+        if (m_pause.load(std::memory_order_acquire) && !m_stop.load(std::memory_order_acquire)) {
+            VcpuExitCounters::add(m_counters.pauses);
+            m_parked = true;
+            m_park_changed.notify_all();
+            m_park_changed.wait(lock, [this] {
+                return !m_pause.load(std::memory_order_acquire) ||
+                       m_stop.load(std::memory_order_acquire);
+            });
+            m_parked = false;
+        }
+        if (m_stop.load(std::memory_order_acquire)) return;
+        if (!m_pause.load(std::memory_order_acquire)) m_vcpu.set_immediate_exit(false);
+    }
+    // The guest's clocks moved on while it was parked (kvmclock follows the host's); this sets
+    // PVCLOCK_GUEST_STOPPED so its watchdogs do not report the gap as a soft lockup, as QEMU
+    // does on resume. EINVAL means the guest does not use kvmclock: nothing to tell.
+    (void)m_vcpu.kvmclock_ctrl();
+}
+
 void VcpuThread::run_loop() noexcept {
     sigset_t kick;
     sigemptyset(&kick);
     sigaddset(&kick, kick_signal());
     ::pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
+    run_exits();
+    {
+        std::lock_guard guard(m_park_lock);
+        m_ended = true;
+    }
+    m_park_changed.notify_all();
+}
+
+void VcpuThread::run_exits() {
     bool first = m_vcpu.id() == 0;
     while (!m_stop.load(std::memory_order_acquire)) {
+        if (m_pause.load(std::memory_order_acquire)) {
+            park();
+            continue;
+        }
         if (first) {
             // For scripts/bench/startup: CLOCK_MONOTONIC (steady_clock) at the first KVM_RUN.
             first = false;
@@ -81,6 +144,7 @@ void VcpuThread::run_loop() noexcept {
         }
         auto exit = m_vcpu.run();
         if (!exit) {
+            VcpuExitCounters::add(m_counters.failures);
             m_context.exit.request(exit_status::kHostError, exit.error().message());
             return;
         }
@@ -94,6 +158,7 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
         [this](auto& e) -> bool {
             using T = std::decay_t<decltype(e)>;
             if constexpr (std::is_same_v<T, IoIn>) {
+                VcpuExitCounters::add(m_counters.io_in);
                 // String I/O: count elements of `size` bytes, each its own access.
                 for (size_t at = 0; e.size > 0 && at + e.size <= e.data.size(); at += e.size) {
                     auto element = e.data.subspan(at, e.size);
@@ -106,6 +171,7 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 }
                 return true;
             } else if constexpr (std::is_same_v<T, IoOut>) {
+                VcpuExitCounters::add(m_counters.io_out);
                 for (size_t at = 0; e.size > 0 && at + e.size <= e.data.size(); at += e.size) {
                     if (!m_context.pio_bus.write(e.port, e.data.subspan(at, e.size)) &&
                         g_unmapped_pio_log.first())
@@ -114,6 +180,7 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 }
                 return true;
             } else if constexpr (std::is_same_v<T, MmioRead>) {
+                VcpuExitCounters::add(m_counters.mmio_read);
                 if (!m_context.mmio_bus.read(e.address, e.data)) {
                     std::ranges::fill(e.data, uint8_t{0});
                     if (g_unmapped_mmio_log.first())
@@ -122,11 +189,13 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 }
                 return true;
             } else if constexpr (std::is_same_v<T, MmioWrite>) {
+                VcpuExitCounters::add(m_counters.mmio_write);
                 if (!m_context.mmio_bus.write(e.address, e.data) && g_unmapped_mmio_log.first())
                     spdlog::debug("guest wrote unmapped MMIO {:#x} (further ones not logged)",
                                   e.address);
                 return true;
             } else if constexpr (std::is_same_v<T, Interrupted>) {
+                VcpuExitCounters::add(m_counters.interrupted);
                 // A kick, or a stop (the loop condition checks the stop flag). Kicks are served
                 // only here: after an I/O exit the vCPU state is complete only once KVM_RUN has
                 // run again (KVM API, KVM_RUN).
@@ -134,14 +203,17 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 if (round != 0 && !m_stop.load(std::memory_order_acquire)) on_kick(round);
                 return true;
             } else if constexpr (std::is_same_v<T, Hlt>) {
+                VcpuExitCounters::add(m_counters.hlt);
                 // With the in-kernel irqchip KVM handles HLT itself; seeing it means the guest
                 // halted for good.
                 m_context.exit.request(exit_status::kGuestReset, "the guest halted");
                 return false;
             } else if constexpr (std::is_same_v<T, Shutdown>) {
+                VcpuExitCounters::add(m_counters.shutdown);
                 report_crash("triple fault (KVM_EXIT_SHUTDOWN)");
                 return false;
             } else if constexpr (std::is_same_v<T, SystemEvent>) {
+                VcpuExitCounters::add(m_counters.system_event);
                 if (e.type == KVM_SYSTEM_EVENT_CRASH) {
                     report_crash("guest crash event");
                 } else {
@@ -150,9 +222,11 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 }
                 return false;
             } else if constexpr (std::is_same_v<T, FailEntry>) {
+                VcpuExitCounters::add(m_counters.fail_entry);
                 report_crash(fmt::format("VM entry failed, hardware reason {:#x}", e.reason));
                 return false;
             } else if constexpr (std::is_same_v<T, InternalError>) {
+                VcpuExitCounters::add(m_counters.internal_error);
                 bool const emulation = e.suberror == KVM_INTERNAL_ERROR_EMULATION;
                 // The pvm host profile's fallback; with the native profile it is null.
                 if (emulation && m_context.pvm_quirks != nullptr &&
@@ -164,6 +238,7 @@ bool VcpuThread::handle(kvm::VcpuExit& exit) {
                 return false;
             } else {
                 static_assert(std::is_same_v<T, Unknown>);
+                VcpuExitCounters::add(m_counters.unknown);
                 m_context.exit.request(exit_status::kHostError,
                                        fmt::format("unexpected KVM exit reason {}", e.reason));
                 return false;

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
 #include <thread>
 
 #include "vmm/base/bus.h"
@@ -24,6 +27,28 @@ struct VcpuContext {
     kvm::pvm::PvmQuirks* pvm_quirks = nullptr;
     /// Where kicks report this vCPU's state; null: kicks only interrupt.
     HaltWatch* halt_watch = nullptr;
+};
+
+/// One vCPU's exits by kind, for the metrics (Machine::metrics sums them over vCPUs). Relaxed
+/// atomics on the vCPU's own cache line: one uncontended add per exit.
+struct alignas(64) VcpuExitCounters {
+    std::atomic<uint64_t> io_in{0};
+    std::atomic<uint64_t> io_out{0};
+    std::atomic<uint64_t> mmio_read{0};
+    std::atomic<uint64_t> mmio_write{0};
+    std::atomic<uint64_t> hlt{0};
+    std::atomic<uint64_t> shutdown{0};
+    std::atomic<uint64_t> system_event{0};
+    std::atomic<uint64_t> fail_entry{0};
+    std::atomic<uint64_t> internal_error{0};
+    std::atomic<uint64_t> interrupted{0};  // signals (kicks, pause, stop) and immediate_exit
+    std::atomic<uint64_t> unknown{0};
+    std::atomic<uint64_t> failures{0};  // KVM_RUN itself failed
+    std::atomic<uint64_t> pauses{0};    // times this vCPU parked
+
+    static void add(std::atomic<uint64_t>& counter) {
+        counter.fetch_add(1, std::memory_order_relaxed);
+    }
 };
 
 /// Reads guest RAM by physical address, for the fallback and crash reports.
@@ -49,9 +74,20 @@ public:
     /// KVM_RUN waits for the next interrupted one. For the thread that calls stop_and_join().
     void kick(uint64_t round);
     kvm::Vcpu& vcpu() { return m_vcpu; }
+    VcpuExitCounters const& counters() const { return m_counters; }
+
+    /// Pause, for the thread that calls stop_and_join(): request_pause() makes the vCPU leave
+    /// KVM_RUN (immediate_exit + the kick signal) and park on a condition variable before its
+    /// next KVM_RUN; wait_parked() returns once it is parked (or its loop has ended); resume()
+    /// lets it run again. A stop while parked ends it.
+    void request_pause();
+    void wait_parked();
+    void resume();
 
 private:
     void run_loop() noexcept;
+    void run_exits();
+    void park();
     /// Handles one exit; returns false when the loop must end.
     bool handle(kvm::VcpuExit& exit);
     void report_crash(std::string_view what, bool emulation_failure = false);
@@ -62,6 +98,14 @@ private:
     std::thread m_thread;
     std::atomic<bool> m_stop{false};
     std::atomic<uint64_t> m_kick_round{0};  // 0: no kick pending
+    VcpuExitCounters m_counters;
+    // Pause and stop: changed under m_park_lock, so that clearing immediate_exit after a park
+    // cannot undo a stop's. m_pause is also read without the lock before each KVM_RUN.
+    std::mutex m_park_lock;
+    std::condition_variable m_park_changed;
+    std::atomic<bool> m_pause{false};
+    bool m_parked = false;
+    bool m_ended = false;
 };
 
 }  // namespace vmm

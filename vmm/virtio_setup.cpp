@@ -10,6 +10,7 @@
 
 #include "boot/x86_64/layout.h"
 #include "devices/virtio/block/block_device.h"
+#include "devices/virtio/block/counting_backend.h"
 #include "devices/virtio/block/sync_backend.h"
 #include "devices/virtio/block/uring_engine.h"
 #include "devices/virtio/console/console_device.h"
@@ -30,14 +31,18 @@ using NetBackends = std::vector<std::unique_ptr<devices::virtio::NetBackend>>;
 
 std::shared_ptr<devices::virtio::VirtioDevice> make_device(
     VirtioSlot const& slot, Machine& machine,
-    std::vector<std::unique_ptr<devices::virtio::BlockEngine>>& disks, NetBackends& nets) {
+    std::vector<std::unique_ptr<devices::virtio::BlockEngine>>& disks, NetBackends& nets,
+    std::shared_ptr<devices::virtio::BlockCounters> const& block_counters) {
     MachineConfig const& config = machine.config();
     switch (slot.kind) {
         case VirtioKind::Block: {
             DiskConfig const& disk = config.disks.at(slot.disk);
             devices::virtio::BlockOptions options{disk.path, disk.read_only, disk.id};
-            return std::make_shared<devices::virtio::BlockDevice>(std::move(disks.at(slot.disk)),
-                                                                  std::move(options));
+            // The metrics count the I/O in front of the engine (counting_backend.h).
+            return std::make_shared<devices::virtio::BlockDevice>(
+                std::make_unique<devices::virtio::CountingEngine>(std::move(disks.at(slot.disk)),
+                                                                  block_counters),
+                std::move(options));
         }
         case VirtioKind::Rng: return std::make_shared<devices::virtio::RngDevice>();
         case VirtioKind::Console: {
@@ -163,7 +168,10 @@ Result<void> attach_virtio_devices(
     for (VirtioSlot const& slot : slots) {
         auto irq_event = TRY(EventFd::create());
         TRY(machine.vm().register_irqfd(irq_event, slot.irq));
-        auto transport_device = make_device(slot, machine, disks, nets);
+        auto block_counters = slot.kind == VirtioKind::Block
+                                  ? std::make_shared<devices::virtio::BlockCounters>()
+                                  : nullptr;
+        auto transport_device = make_device(slot, machine, disks, nets, block_counters);
         auto transport = std::make_shared<MmioTransport>(
             transport_device, machine.memory(),
             std::make_shared<EventFdIrq>(std::move(irq_event)));
@@ -184,6 +192,10 @@ Result<void> attach_virtio_devices(
                                        transport->host_event(index, events);
                                    }));
         machine.add_device(transport);
+        machine.add_virtio({slot.kind == VirtioKind::Block ? "block" : kind_name(slot.kind),
+                            transport,
+                            std::dynamic_pointer_cast<devices::virtio::BlockDevice>(transport_device),
+                            block_counters, slot.disk});
         spdlog::debug("virtio-{} at {:#x}, IRQ {}", kind_name(slot.kind), slot.address, slot.irq);
     }
     return {};

@@ -60,6 +60,7 @@ uint8_t Serial8250::read_register(uint64_t offset) {
             {
                 uint8_t byte = m_rx.front();
                 m_rx.pop_front();
+                m_received.fetch_add(1, std::memory_order_relaxed);
                 return byte;
             }
         case 1: return dlab() ? m_dlm : m_ier;
@@ -100,8 +101,9 @@ void Serial8250::write_register(uint64_t offset, uint8_t value) {
             }
             if (loopback()) {
                 if (m_rx.size() < kFifoSize) m_rx.push_back(value);
-            } else if (m_output) {
-                m_output(std::span<uint8_t const>(&value, 1));
+            } else {
+                m_transmitted.fetch_add(1, std::memory_order_relaxed);
+                if (m_output) m_output(std::span<uint8_t const>(&value, 1));
             }
             m_thr_empty_pending = true;  // the byte left at once: THR is empty again
             m_new_condition = true;

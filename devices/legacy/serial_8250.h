@@ -3,6 +3,7 @@
 // early console. Transmission is instant; received bytes wait in a 64-byte FIFO.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -35,6 +36,10 @@ public:
     /// source can resume.
     void set_on_input_space(std::function<void()> callback);
 
+    /// Bytes the guest transmitted (THR, not loopback) and received (RBR), for the metrics.
+    uint64_t bytes_transmitted() const { return m_transmitted.load(std::memory_order_relaxed); }
+    uint64_t bytes_received() const { return m_received.load(std::memory_order_relaxed); }
+
 private:
     uint8_t read_register(uint64_t offset);
     void write_register(uint64_t offset, uint8_t value);
@@ -48,6 +53,8 @@ private:
     OutputSink m_output;
     std::function<void()> m_on_input_space;
     mutable std::mutex m_lock;
+    std::atomic<uint64_t> m_transmitted{0};
+    std::atomic<uint64_t> m_received{0};
     std::deque<uint8_t> m_rx;
     uint8_t m_ier = 0;
     uint8_t m_lcr = 0x03;  // 8N1

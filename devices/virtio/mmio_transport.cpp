@@ -21,6 +21,7 @@ constexpr uint64_t kTransportFeatures =
     (1ull << VIRTIO_F_VERSION_1) | (1ull << kFeatureIndirectDesc) | (1ull << kFeatureEventIdx);
 // §4.2.2: "a length of ~0 (all ones)" says the selected shared memory region does not exist.
 constexpr uint32_t kNoSharedMemory = 0xffff'ffff;
+static_assert(MmioTransport::kDriverOkBit == VIRTIO_CONFIG_S_DRIVER_OK);
 
 void set_low(uint64_t& field, uint32_t value) { field = (field & ~0xffff'ffffull) | value; }
 void set_high(uint64_t& field, uint32_t value) {
@@ -303,14 +304,35 @@ void MmioTransport::reset() {
 void MmioTransport::notify(uint32_t index) {
     std::lock_guard guard(m_lock);
     if (!m_active || (m_status & VIRTIO_CONFIG_S_NEEDS_RESET) || index >= m_queues.size()) return;
+    m_counters.notifications.fetch_add(1, std::memory_order_relaxed);
+    auto const before = used_indices();
     m_device->process_queue(index);
+    count_used(before);
     check_queues();
 }
 
 void MmioTransport::host_event(size_t index, uint32_t events) {
     std::lock_guard guard(m_lock);
+    auto const before = used_indices();
     m_device->process_host_event(index, events);
+    count_used(before);
     if (m_active && !(m_status & VIRTIO_CONFIG_S_NEEDS_RESET)) check_queues();
+}
+
+std::array<uint16_t, MmioTransport::kCountedQueues> MmioTransport::used_indices() const {
+    std::array<uint16_t, kCountedQueues> indices{};
+    for (size_t i = 0; i < m_queues.size() && i < kCountedQueues; ++i)
+        indices[i] = m_queues[i].used_index();
+    return indices;
+}
+
+void MmioTransport::count_used(std::array<uint16_t, kCountedQueues> const& before) {
+    // The used index only moves forward (mod 2^16) while the queues live; a reset during the
+    // work empties m_queues and counts nothing.
+    uint64_t used = 0;
+    for (size_t i = 0; i < m_queues.size() && i < kCountedQueues; ++i)
+        used += static_cast<uint16_t>(m_queues[i].used_index() - before[i]);
+    if (used != 0) m_counters.used_buffers.fetch_add(used, std::memory_order_relaxed);
 }
 
 void MmioTransport::check_queues() {
@@ -328,11 +350,14 @@ QueueConfig* MmioTransport::selected_queue() {
 }
 
 void MmioTransport::signal_used() {
+    m_counters.interrupts.fetch_add(1, std::memory_order_relaxed);
     m_interrupt_status.fetch_or(kInterruptUsed);
     m_irq->trigger();
 }
 
 void MmioTransport::signal_config_change() {
+    m_counters.interrupts.fetch_add(1, std::memory_order_relaxed);
+    m_counters.config_changes.fetch_add(1, std::memory_order_relaxed);
     m_config_generation.fetch_add(1);
     m_interrupt_status.fetch_or(kInterruptConfig);
     m_irq->trigger();

@@ -3,6 +3,7 @@
 // VirtioDevice: feature negotiation, the device status machine, queue set-up and interrupts.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,14 @@
 
 namespace vmm::devices::virtio {
 
+/// What a transport counts for the metrics (relaxed atomics; read from any thread).
+struct TransportCounters {
+    std::atomic<uint64_t> notifications{0};   // queue notifications served (DRIVER_OK)
+    std::atomic<uint64_t> interrupts{0};      // interrupts raised: used buffers and config
+    std::atomic<uint64_t> config_changes{0};  // of which configuration-change interrupts
+    std::atomic<uint64_t> used_buffers{0};    // chains returned to the driver
+};
+
 class MmioTransport final : public BusDevice, private VirtioInterrupt {
 public:
     /// Registers up to 0x100, device configuration space from 0x100 (§4.2.2).
@@ -32,6 +41,7 @@ public:
     static constexpr uint32_t kVendorId = 0x50534957;
     static constexpr uint32_t kInterruptUsed = 1;    // VIRTIO_MMIO_INT_VRING
     static constexpr uint32_t kInterruptConfig = 2;  // VIRTIO_MMIO_INT_CONFIG
+    static constexpr uint32_t kDriverOkBit = 4;      // VIRTIO_CONFIG_S_DRIVER_OK
 
     MmioTransport(std::shared_ptr<VirtioDevice> device, GuestMemory const& memory,
                   std::shared_ptr<IrqLine> irq);
@@ -48,6 +58,21 @@ public:
     /// device's process_host_event() under the transport's lock, then checks the queues as
     /// notify() does.
     void host_event(size_t index, uint32_t events);
+
+    /// Runs `change` on the device under the transport's lock (so no queue work or config access
+    /// runs meanwhile) and then, if the driver is running the device (DRIVER_OK), raises a
+    /// configuration-change interrupt (§4.2.3.3): how a host-side change (a new disk size)
+    /// reaches the driver. `change` returns false when it changed nothing.
+    template <typename Change>
+    bool change_config(Change&& change) {
+        std::lock_guard guard(m_lock);
+        if (!change(*m_device)) return false;
+        if (m_status & kDriverOkBit) signal_config_change();
+        return true;
+    }
+
+    TransportCounters const& counters() const { return m_counters; }
+    VirtioDevice const& device() const { return *m_device; }
 
     uint32_t queue_count() const { return static_cast<uint32_t>(m_queue_configs.size()); }
     /// Feature bits offered to the driver.
@@ -67,6 +92,10 @@ private:
     /// After device work: a queue the driver broke puts the device in DEVICE_NEEDS_RESET.
     void check_queues();
     QueueConfig* selected_queue();
+    /// The used index of each queue (the first kCountedQueues), before device work.
+    static constexpr size_t kCountedQueues = 8;
+    std::array<uint16_t, kCountedQueues> used_indices() const;
+    void count_used(std::array<uint16_t, kCountedQueues> const& before);
 
     void signal_used() override;
     void signal_config_change() override;
@@ -89,6 +118,7 @@ private:
     bool m_active = false;
     std::atomic<uint32_t> m_interrupt_status{0};
     std::atomic<uint32_t> m_config_generation{0};
+    TransportCounters m_counters;
 
     LogOnce m_bad_access_logged;    // a register access that is not 32 bits wide and aligned
     LogOnce m_bad_config_logged;    // a config access outside the device's config space

@@ -94,6 +94,8 @@ public:
 
     bool enabled() const { return m_memory != nullptr; }
     uint16_t size() const { return m_size; }
+    /// The used index published so far (wraps at 2^16): what the metrics count buffers by.
+    uint16_t used_index() const { return m_next_used; }
 
     /// The next available chain; nullopt when the ring is empty or the queue is broken. A
     /// malformed chain is completed at once with 0 bytes written (the driver gets its buffers

@@ -63,6 +63,11 @@ void Vcpu::set_immediate_exit(bool value) {
     __atomic_store_n(&run_area()->immediate_exit, value ? 1 : 0, __ATOMIC_SEQ_CST);
 }
 
+Result<void> Vcpu::kvmclock_ctrl() {
+    if (::ioctl(m_fd.get(), KVM_KVMCLOCK_CTRL, 0) < 0) return fail_errno("KVM_KVMCLOCK_CTRL", errno);
+    return {};
+}
+
 Result<kvm_regs> Vcpu::regs() const {
     kvm_regs regs{};
     TRY(vcpu_ioctl(m_fd.get(), KVM_GET_REGS, &regs, "KVM_GET_REGS"));

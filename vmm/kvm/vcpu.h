@@ -44,6 +44,9 @@ public:
     Result<VcpuExit> run();
     /// Makes the current or next KVM_RUN return at once (KVM_CAP_IMMEDIATE_EXIT).
     void set_immediate_exit(bool value);
+    /// KVM_KVMCLOCK_CTRL: tells a kvmclock guest it was paused (PVCLOCK_GUEST_STOPPED), so its
+    /// soft-lockup watchdog does not take the pause for a hang. EINVAL: no kvmclock in use.
+    Result<void> kvmclock_ctrl();
 
     Result<kvm_regs> regs() const;
     Result<void> set_regs(kvm_regs const& regs);

@@ -152,9 +152,9 @@ void BlockDevice::start(DescriptorChain const& chain) {
     m_slots[slot].status_at = status_at;
 }
 
-size_t BlockDevice::complete_finished() {
+size_t BlockDevice::complete_finished(bool wait) {
     m_completions.clear();
-    size_t const count = m_engine->reap(m_completions, false);
+    size_t const count = m_engine->reap(m_completions, wait);
     for (BlockCompletion const& done : m_completions) {
         Slot& slot = m_slots[done.tag];
         Outcome outcome{VIRTIO_BLK_S_OK, slot.written};
@@ -358,6 +358,24 @@ bool BlockDevice::gather(std::span<GuestBuffer const> buffers, uint64_t skip, ui
         length -= take;
     }
     return length == 0;
+}
+
+bool BlockDevice::replace_image(DiskImage image, std::string name) {
+    // What is in flight was addressed to the old image: let it finish there first.
+    if (m_memory != nullptr) {
+        while (m_engine->in_flight() > 0) complete_finished(true);
+        if (m_queues[0].should_notify()) m_interrupt->signal_used();
+    }
+    m_engine->replace_image(std::move(image));
+    m_options.name = std::move(name);
+    uint64_t const size = m_engine->size();
+    if (size % kSectorSize != 0)
+        spdlog::warn("virtio-blk '{}': {} bytes is not a whole number of 512-byte sectors; the "
+                     "guest sees the first {} sectors and not the last {} bytes",
+                     m_options.name, size, size / kSectorSize, size % kSectorSize);
+    uint64_t const old_capacity = m_config.capacity;
+    m_config.capacity = size / kSectorSize;
+    return m_config.capacity != old_capacity;
 }
 
 }  // namespace vmm::devices::virtio

@@ -127,6 +127,12 @@ public:
     /// Requests submitted to the engine and not yet completed.
     size_t in_flight() const { return m_slots.size() - m_free.size(); }
 
+    /// A drive update: requests in flight finish on the old image (completed to the driver),
+    /// later ones go to `image` (named `name` in log messages) on the same engine, and the
+    /// capacity becomes its size in whole sectors. For the transport's change_config(), which
+    /// holds its lock and announces the change; returns whether the capacity changed.
+    bool replace_image(DiskImage image, std::string name);
+
 private:
     /// What went wrong with a request; each is logged once per device.
     enum class Problem : uint8_t {
@@ -168,7 +174,7 @@ private:
     void pump();
     void start(DescriptorChain const& chain);
     /// Completes what the engine reports; returns how many.
-    size_t complete_finished();
+    size_t complete_finished(bool wait = false);
     void finish(uint16_t head, GuestAddress status_at, Outcome outcome);
     /// nullopt: submitted to the engine as slot `slot`, completed later.
     std::optional<Outcome> execute(DescriptorChain const& chain, uint32_t slot);

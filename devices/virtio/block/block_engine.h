@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "devices/virtio/block/block_backend.h"
+#include "devices/virtio/block/disk_image.h"
 #include "devices/virtio/virtio_device.h"
 #include "vmm/base/result.h"
 
@@ -59,6 +60,10 @@ public:
     virtual Result<void, int> discard(uint64_t offset, uint64_t length) = 0;
     virtual Result<void, int> write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) = 0;
 
+    /// A drive update: later operations go to `image`, and the old image is closed (its lock
+    /// released). Only with nothing in flight. The event sources stay the same.
+    virtual void replace_image(DiskImage image) = 0;
+
     /// Host fds whose readiness means completions may be waiting (reap() then clears it).
     virtual std::vector<HostEventSource> event_sources() const { return {}; }
     /// For log messages: "sync", "io_uring".
@@ -84,6 +89,7 @@ public:
     Result<void, int> write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) override {
         return m_backend->write_zeroes(offset, length, may_unmap);
     }
+    void replace_image(DiskImage image) override;
     char const* name() const override { return "sync"; }
 
 private:

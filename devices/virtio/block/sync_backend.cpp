@@ -134,4 +134,8 @@ Result<void, int> SyncBackend::write_zero_bytes(uint64_t offset, uint64_t length
     return {};
 }
 
+void SyncEngine::replace_image(DiskImage image) {
+    m_backend = std::make_unique<SyncBackend>(std::move(image));
+}
+
 }  // namespace vmm::devices::virtio

@@ -45,6 +45,8 @@ public:
     Result<void, int> write_zeroes(uint64_t offset, uint64_t length, bool may_unmap) override {
         return m_sync.write_zeroes(offset, length, may_unmap);
     }
+    /// The ring and its eventfd stay; submissions from now on name the new image's fd.
+    void replace_image(DiskImage image) override { m_sync = SyncBackend(std::move(image)); }
     std::vector<HostEventSource> event_sources() const override;
     char const* name() const override { return "io_uring"; }
 

@@ -106,19 +106,19 @@ TEST_CASE("i8042 self tests: controller 0x55, keyboard 0, aux port reported brok
     CHECK(aux != 0xff);
 }
 
-TEST_CASE("i8042 answers a byte for the absent keyboard with 0xFE and the timeout bit",
+TEST_CASE("i8042 keyboard acknowledges its commands at once, without the timeout bit",
           "[devices]") {
     Controller c;
-    for (uint8_t byte : {0xf2, 0xed, 0xff, 0x00}) {
+    for (uint8_t byte : {0xf4, 0xf5, 0xf6, 0xf4}) {
         c.data(byte);
         uint8_t const s = c.status();
         CHECK((s & I8042::kStatusOutputFull) != 0);
-        CHECK((s & I8042::kStatusTimeout) != 0);
+        CHECK((s & I8042::kStatusTimeout) == 0);
         CHECK((s & I8042::kStatusAuxData) == 0);
-        CHECK(c.in(kData) == I8042::kNoDevice);
-        CHECK((c.status() & (I8042::kStatusOutputFull | I8042::kStatusTimeout)) == 0);
+        CHECK(c.in(kData) == I8042::kKbdAck);
+        CHECK_FALSE(c.full());
     }
-    CHECK(c.in(kData) == I8042::kNoDevice);  // an empty buffer reads its last byte again
+    CHECK(c.in(kData) == I8042::kKbdAck);  // an empty buffer reads its last byte again
     CHECK(c.resets == 0);
 }
 
@@ -126,18 +126,19 @@ TEST_CASE("i8042 raises IRQ 1 for a new byte only while the keyboard interrupt i
           "[devices]") {
     Controller c;
     c.command(0x60);
-    c.data(0x74);  // keyboard interrupt off, as Linux sets it while probing
-    c.data(0xf2);
+    c.data(0x64);  // keyboard interrupt off, as Linux sets it while probing
+    c.data(0xee);  // echo
     CHECK(c.irq.count == 0);
     // Enabling the interrupt with a byte waiting raises it.
     c.command(0x60);
     c.data(0x65);
     CHECK(c.irq.count == 1);
-    c.in(kData);
-    c.data(0xf2);
+    CHECK(c.in(kData) == 0xee);
+    c.data(0xee);
     CHECK(c.irq.count == 2);
     // An unread byte replaced by the next one: the line is already up, no new edge.
-    c.data(0xf2);
+    c.command(I8042::kCommandWriteKeyboardBuffer);
+    c.data(0x1c);
     CHECK(c.irq.count == 2);
     c.in(kData);
     CHECK(c.ask(0x20) == 0x65);  // command answers set OBF too, as on the chip
@@ -160,8 +161,8 @@ TEST_CASE("i8042 0xD2 and 0xD3 echo the next byte as keyboard data; 0xD4 drops i
     c.command(I8042::kCommandWriteAux);
     c.data(0xf4);
     CHECK_FALSE(c.full());
-    c.data(0xf4);  // the command took one byte only: this one goes to the keyboard
-    CHECK(c.in(kData) == I8042::kNoDevice);
+    c.data(0xee);  // the command took one byte only: this one goes to the keyboard
+    CHECK(c.in(kData) == 0xee);
 }
 
 TEST_CASE("i8042 output port: 0xD0 reads it, 0xD1 writes it, bit 0 clear resets", "[devices]") {
@@ -279,17 +280,40 @@ TEST_CASE("i8042 lets Linux 6.1's probe through without a timeout", "[devices]")
     command(0x60);
     param(ctr);
     CHECK_FALSE(c.full());
-    // atkbd_probe: GET ID and SET LEDS are each sent twice (a NAK is retried once); every byte
-    // gets an interrupt with 0xFE and the timeout flag. (Earlier edges, from command answers
-    // while the BIOS-style CTR had the interrupt on, reach a masked line in Linux.)
+    // atkbd_probe (drivers/input/keyboard/atkbd.c): GET ID answers ACK and the MF2 id,
+    // translated (AB 41) as the BIOS-style CTR keeps translation on; then RESET_DIS. Then
+    // atkbd_select_set returns set 2 at once for a translated port, atkbd_reset_state sets
+    // the LEDs and the typematic rate, and atkbd_activate enables scanning. Every byte comes
+    // at once with its own interrupt (Linux's handler reads one byte per interrupt) and
+    // without the timeout flag, so no step waits. (Earlier edges, from command answers while
+    // the BIOS-style CTR had the interrupt on, reach a masked line in Linux.)
+    auto const exchange = [&](uint8_t byte, std::vector<uint8_t> const& expected) {
+        int const irqs = c.irq.count;
+        param(byte);
+        std::vector<uint8_t> got;
+        for (size_t i = 0; i < expected.size(); ++i) {
+            CHECK(c.irq.count == irqs + static_cast<int>(i) + 1);
+            auto const [status, answer] = result();
+            CHECK((status & I8042::kStatusTimeout) == 0);
+            got.push_back(answer);
+        }
+        CHECK(got == expected);
+        CHECK_FALSE(c.full());
+    };
+    exchange(0xf2, {0xfa, 0xab, 0x41});
+    exchange(0xf5, {0xfa});
+    exchange(0xed, {0xfa});
+    exchange(0x00, {0xfa});
+    exchange(0xf3, {0xfa});
+    exchange(0x2b, {0xfa});
+    exchange(0xf4, {0xfa});
+    // SendCtrlAltDel now reaches atkbd as set 1 codes, byte by byte.
     int const irqs = c.irq.count;
-    for (int i = 1; i <= 4; ++i) {
-        param(i <= 2 ? 0xf2 : 0xed);
-        CHECK(c.irq.count == irqs + i);
-        auto const [status, byte] = result();
-        CHECK(byte == 0xfe);
-        CHECK((status & I8042::kStatusTimeout) != 0);
-    }
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
+    std::vector<uint8_t> keys;
+    while (c.full()) keys.push_back(c.in(kData));
+    CHECK(keys == std::vector<uint8_t>{0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d});
+    CHECK(c.irq.count == irqs + 8);
     // reboot=k: kb_wait() and 0xFE to port 0x64.
     command(0xfe);
     CHECK(c.resets == 1);
@@ -322,4 +346,121 @@ TEST_CASE("i8042 survives random bytes on every port; reset once per request", "
     }
     CHECK(c.resets == expected_resets);
     CHECK(expected_resets > 0);
+}
+
+namespace {
+/// Sends a byte to the keyboard and collects every byte it answers with.
+std::vector<uint8_t> keyboard(Controller& c, uint8_t byte) {
+    c.data(byte);
+    std::vector<uint8_t> answer;
+    while (c.full()) answer.push_back(c.in(kData));
+    return answer;
+}
+using Bytes = std::vector<uint8_t>;
+}  // namespace
+
+TEST_CASE("i8042 keyboard: reset, identify, echo, LEDs, rate, resend, unknown", "[devices]") {
+    Controller c;
+    CHECK(keyboard(c, 0xff) == Bytes{0xfa, 0xaa});  // reset: ACK, then BAT passed
+    CHECK(keyboard(c, 0xf2) == Bytes{0xfa, 0xab, 0x41});  // MF2, translated
+    c.command(0x60);
+    c.data(I8042::kInitialCtr & ~I8042::kCtrTranslate);
+    CHECK(keyboard(c, 0xf2) == Bytes{0xfa, 0xab, 0x83});  // untranslated
+    CHECK(keyboard(c, 0xee) == Bytes{0xee});
+    CHECK(keyboard(c, 0xed) == Bytes{0xfa});  // LEDs: ACK, then the parameter
+    CHECK(keyboard(c, 0x07) == Bytes{0xfa});
+    CHECK(keyboard(c, 0xf3) == Bytes{0xfa});  // typematic rate
+    CHECK(keyboard(c, 0x7f) == Bytes{0xfa});
+    CHECK(keyboard(c, 0xfe) == Bytes{0xfa});  // resend: the last byte again
+    CHECK(keyboard(c, 0x00) == Bytes{0xfe});  // not a command: NAK
+    CHECK(keyboard(c, 0xfe) == Bytes{0xfe});
+    CHECK(keyboard(c, 0xfb) == Bytes{0xfa});  // set 3 key-type commands: accepted
+    // A command where a parameter was due is a command.
+    CHECK(keyboard(c, 0xed) == Bytes{0xfa});
+    CHECK(keyboard(c, 0xee) == Bytes{0xee});
+    CHECK(c.resets == 0);
+}
+
+TEST_CASE("i8042 keyboard scan code sets: query, 1 and 2 accepted, 3 refused", "[devices]") {
+    Controller c;
+    CHECK(keyboard(c, 0xf0) == Bytes{0xfa});
+    CHECK(keyboard(c, 0x00) == Bytes{0xfa, 0x41});  // set 2, as the translated byte
+    CHECK(keyboard(c, 0xf0) == Bytes{0xfa});
+    CHECK(keyboard(c, 0x03) == Bytes{0xfe});
+    c.command(0x60);
+    c.data(I8042::kInitialCtr & ~I8042::kCtrTranslate);
+    CHECK(keyboard(c, 0xf0) == Bytes{0xfa});
+    CHECK(keyboard(c, 0x00) == Bytes{0xfa, 0x02});
+    CHECK(keyboard(c, 0xf0) == Bytes{0xfa});
+    CHECK(keyboard(c, 0x01) == Bytes{0xfa});
+    CHECK(keyboard(c, 0xf0) == Bytes{0xfa});
+    CHECK(keyboard(c, 0x00) == Bytes{0xfa, 0x01});
+    // Set 1: Ctrl-Alt-Del comes as set 1 codes, whatever the translation bit.
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
+    Bytes keys;
+    while (c.full()) keys.push_back(c.in(kData));
+    CHECK(keys == I8042::ctrl_alt_del_bytes(1, false));
+    // Reset returns to set 2.
+    CHECK(keyboard(c, 0xff) == Bytes{0xfa, 0xaa});
+    CHECK(keyboard(c, 0xf0) == Bytes{0xfa});
+    CHECK(keyboard(c, 0x00) == Bytes{0xfa, 0x02});
+}
+
+TEST_CASE("i8042 Ctrl-Alt-Del scan codes: set 2, and set 1 by translation", "[devices]") {
+    // Set 2: Ctrl 14, Alt 11, Delete E0 71; releases take the F0 prefix.
+    CHECK(I8042::ctrl_alt_del_bytes(2, false) ==
+          Bytes{0x14, 0x11, 0xe0, 0x71, 0xe0, 0xf0, 0x71, 0xf0, 0x11, 0xf0, 0x14});
+    // Translated, releases set bit 7: what a set 1 keyboard would send.
+    CHECK(I8042::ctrl_alt_del_bytes(2, true) == I8042::ctrl_alt_del_bytes(1, false));
+    CHECK(I8042::ctrl_alt_del_bytes(1, false) ==
+          Bytes{0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d});
+
+    Controller c;  // untranslated port: the set 2 bytes as they are
+    c.command(0x60);
+    c.data(I8042::kInitialCtr & ~I8042::kCtrTranslate);
+    int const irqs = c.irq.count;
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
+    Bytes keys;
+    while (c.full()) keys.push_back(c.in(kData));
+    CHECK(keys == I8042::ctrl_alt_del_bytes(2, false));
+    CHECK(c.irq.count == irqs + 11);  // one edge per byte
+}
+
+TEST_CASE("i8042 Ctrl-Alt-Del waits for the keyboard port; refused when it cannot be taken",
+          "[devices]") {
+    Controller c;
+    // The keyboard interface disabled in the CTR (as Linux's i8042 sets it while probing):
+    // the bytes wait in the keyboard.
+    c.command(I8042::kCommandKeyboardDisable);
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
+    CHECK_FALSE(c.full());
+    c.command(I8042::kCommandKeyboardEnable);
+    Bytes keys;
+    while (c.full()) keys.push_back(c.in(kData));
+    CHECK(keys == I8042::ctrl_alt_del_bytes(2, true));
+
+    // Scanning disabled (F5), as atkbd leaves it until it enables it (F4).
+    CHECK(keyboard(c, 0xf5) == Bytes{0xfa});
+    auto refused = c.device.press_ctrl_alt_del();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message().find("keyboard is disabled") != std::string::npos);
+    CHECK_FALSE(c.full());
+    CHECK(keyboard(c, 0xf4) == Bytes{0xfa});
+
+    // A guest that never reads its keyboard: the buffer (16 bytes) takes two presses of 8
+    // bytes, then no more, and nothing is lost or overwritten.
+    c.command(I8042::kCommandKeyboardDisable);
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
+    REQUIRE(c.device.press_ctrl_alt_del().has_value());
+    auto full = c.device.press_ctrl_alt_del();
+    REQUIRE_FALSE(full);
+    CHECK(full.error().message().find("not reading its keyboard") != std::string::npos);
+    c.command(I8042::kCommandKeyboardEnable);
+    keys.clear();
+    while (c.full()) keys.push_back(c.in(kData));
+    Bytes const once = I8042::ctrl_alt_del_bytes(2, true);
+    Bytes twice = once;
+    twice.insert(twice.end(), once.begin(), once.end());
+    CHECK(keys == twice);
+    CHECK(c.resets == 0);
 }

@@ -563,6 +563,7 @@ public:
     size_t in_flight() const override { return pending.size() + released.size(); }
     Result<void, int> discard(uint64_t, uint64_t) override { return {}; }
     Result<void, int> write_zeroes(uint64_t, uint64_t, bool) override { return {}; }
+    void replace_image(DiskImage) override {}
     char const* name() const override { return "deferred"; }
 
     /// Finishes the first `count` operations (0 or `error`).

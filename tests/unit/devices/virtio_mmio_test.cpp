@@ -529,3 +529,58 @@ TEST_CASE("virtio-mmio: a config change raises an interrupt and a new generation
           (MmioTransport::kInterruptConfig | MmioTransport::kInterruptUsed));
     CHECK(f.read32(VIRTIO_MMIO_CONFIG_GENERATION) == 1);
 }
+
+TEST_CASE("virtio-mmio counts notifications, used buffers and interrupts for the metrics",
+          "[virtio][mmio]") {
+    Fixture f;
+    MockSplitQueue mock(f.memory, 16);
+    mock.write_chain(0, {{0x20000, 64, true}});
+    mock.write_chain(1, {{0x21000, 64, true}});
+    mock.write_chain(2, {{0x22000, 64, true}});
+    f.transport.notify(0);  // before DRIVER_OK: not served, not counted
+    REQUIRE(f.negotiate(kVersion1));
+    f.setup_queue(0, mock.config());
+    f.driver_ok();
+    auto const& counters = f.transport.counters();
+    CHECK(counters.notifications == 0u);
+    mock.publish(0);
+    mock.publish(1);
+    f.transport.notify(0);
+    CHECK(counters.notifications == 1u);
+    CHECK(counters.used_buffers == 2u);
+    CHECK(counters.interrupts == static_cast<uint64_t>(f.irq->count.load()));
+    CHECK(counters.interrupts == 1u);
+    f.transport.notify(0);  // nothing new
+    CHECK(counters.notifications == 2u);
+    CHECK(counters.used_buffers == 2u);
+    mock.publish(2);
+    f.transport.host_event(0, 1);  // completions count too
+    CHECK(counters.used_buffers == 3u);
+    CHECK(counters.config_changes == 0u);
+}
+
+TEST_CASE("virtio-mmio change_config raises a config interrupt only for a running driver",
+          "[virtio][mmio]") {
+    Fixture f;
+    int changes = 0;
+    auto change = [&](VirtioDevice& device) {
+        CHECK(&device == f.device.get());
+        ++changes;
+        return true;
+    };
+    CHECK(f.transport.change_config(change));  // no driver yet: nothing to tell
+    CHECK(f.irq->count == 0);
+    CHECK(f.read32(VIRTIO_MMIO_CONFIG_GENERATION) == 0);
+    REQUIRE(f.negotiate(kVersion1));
+    f.setup_queue(0, MockSplitQueue(f.memory, 16).config());
+    f.driver_ok();
+    CHECK(f.transport.change_config(change));
+    CHECK(f.irq->count == 1);
+    CHECK(f.read32(VIRTIO_MMIO_INTERRUPT_STATUS) == MmioTransport::kInterruptConfig);
+    CHECK(f.read32(VIRTIO_MMIO_CONFIG_GENERATION) == 1);
+    CHECK(f.transport.counters().config_changes == 1u);
+    // A change that changed nothing: no interrupt.
+    CHECK_FALSE(f.transport.change_config([](VirtioDevice&) { return false; }));
+    CHECK(f.irq->count == 1);
+    CHECK(changes == 2);
+}
