@@ -56,7 +56,7 @@ std::optional<HostForward> parse_forward(std::string_view text) {
 
 std::string describe_forward(HostForward const& forward) {
     if (forward.host_address == HostForward{}.host_address)
-        return fmt::format("hostfwd={}:{}-:{}", protocol_name(forward.protocol),
+        return fmt::format("hostfwd={}::{}-:{}", protocol_name(forward.protocol),
                            forward.host_port, forward.guest_port);
     return fmt::format("hostfwd={}", format_forward(forward));
 }

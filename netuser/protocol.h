@@ -35,7 +35,7 @@ inline constexpr size_t kMaxFrame = 65535;
 std::string format_forward(HostForward const& forward);
 /// The inverse of format_forward; nullopt for anything else.
 std::optional<HostForward> parse_forward(std::string_view text);
-/// "hostfwd=tcp:8080-:80" (the address only when not 127.0.0.1): how the user wrote it, for
+/// "hostfwd=tcp::8080-:80" (the address only when not 127.0.0.1): how the user wrote it, for
 /// messages.
 std::string describe_forward(HostForward const& forward);
 

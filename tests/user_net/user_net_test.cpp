@@ -154,7 +154,7 @@ TEST_CASE("hostfwd arguments round-trip between wisp and its helper") {
     CHECK(parsed->host_address == "0.0.0.0");
     CHECK(parsed->host_port == 5353);
     CHECK(parsed->guest_port == 53);
-    CHECK(netuser::describe_forward(tcp_forward(8080, 80)) == "hostfwd=tcp:8080-:80");
+    CHECK(netuser::describe_forward(tcp_forward(8080, 80)) == "hostfwd=tcp::8080-:80");
     for (char const* bad : {"", "tcp:", "tcp:8080-:80", "sctp:127.0.0.1:1-:2", "tcp:1.2.3.4:0-:80",
                             "tcp:1.2.3.4:80-:65536", "tcp:1.2.3.4:80-80", "tcp::80-:80",
                             "tcp:1.2.3.4:8x-:80"})
@@ -281,7 +281,7 @@ TEST_CASE("user network: a hostfwd port already in use is a usage error naming t
     CHECK(started.error().kind() == ErrorKind::Usage);
     std::string const message = started.error().message();
     CHECK(message.find(fmt::format("host port {} is already in use", port)) != std::string::npos);
-    CHECK(message.find(fmt::format("hostfwd=tcp:{}-:80", port)) != std::string::npos);
+    CHECK(message.find(fmt::format("hostfwd=tcp::{}-:80", port)) != std::string::npos);
 }
 
 TEST_CASE("user network: a host address that is not IPv4 is a usage error") {
