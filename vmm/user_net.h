@@ -20,6 +20,11 @@ struct UserNetwork {
 
 /// Starts wisp-net-user for `config` (kind User) and waits until it is ready: every host
 /// forward is listening, or the reason one cannot (a port in use, ...) as a Usage error.
+/// The helper is found next to the running binary (/proc/self/exe), or at $WISP_NET_USER;
+/// a missing one is a Host error naming where it looked. The wire protocol and the helper's
+/// arguments: netuser/protocol.h (frames of 14 to 65535 bytes; others are dropped).
+/// Call it from a thread that lives as long as the machine (the main thread): the helper dies
+/// with that thread (PR_SET_PDEATHSIG). After closing `socket`, reap `pid` (waitpid).
 Result<UserNetwork> start_user_network(NetConfig const& config);
 
 }  // namespace vmm
