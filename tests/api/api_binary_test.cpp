@@ -84,7 +84,7 @@ TEST_CASE("A missing wisp-api program is a clear error", "[api-binary]") {
     CHECK_FALSE(exists(dir.path() + "/api.sock"));
 }
 
-TEST_CASE("The static wisp hands the socket to wisp-api in the same process; SIGTERM ends it",
+TEST_CASE("The static wisp hands the socket to wisp-api in the same process and SIGTERM ends it",
           "[api-binary]") {
     vmm::test::TempDir dir;
     std::string const socket = dir.path() + "/api.sock";

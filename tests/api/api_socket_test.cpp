@@ -183,7 +183,7 @@ TEST_CASE("Malformed API requests are each answered 400 with a fault_message", "
     CHECK(config.body["machine-config"]["vcpu_count"] == 1);
 }
 
-TEST_CASE("A body over 51,200 bytes is refused with 400 and the server still answers", "[api]") {
+TEST_CASE("A body over 51200 bytes is refused with 400 and the server still answers", "[api]") {
     ApiFixture api;
     std::string const big = R"({"boot_args": ")" + std::string(51200, 'x') + R"("})";
     std::string const file = api.dir.write("big.json", big);
@@ -194,7 +194,7 @@ TEST_CASE("A body over 51,200 bytes is refused with 400 and the server still ans
     CHECK(api.request("GET", "/").status == 200);
 }
 
-TEST_CASE("Pre-boot calls are refused after InstanceStart, and post-boot ones by state",
+TEST_CASE("Pre-boot calls are refused after InstanceStart and post-boot ones by state",
           "[api]") {
     ApiFixture api;
     std::string const boot = R"({"kernel_image_path": ")" + api.kernel + R"("})";

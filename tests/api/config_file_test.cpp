@@ -87,7 +87,7 @@ TEST_CASE("The root drive starts as vda and root= joins the command line", "[con
     CHECK(started.cmdline == "console=ttyS0 reboot=k root=/dev/vda rw");
 }
 
-TEST_CASE("A root drive with a partuuid is named by it, read-only as asked", "[config]") {
+TEST_CASE("A root drive with a partuuid is named by it and read-only as asked", "[config]") {
     Files f;
     VmResources resources;
     REQUIRE(apply_drive(resources,
