@@ -22,6 +22,9 @@ public:
     Result<void> bind() {
         m_server.set_address_family(AF_UNIX);
         m_server.set_payload_max_length(kMaxBodyBytes);
+        // A client (the Go SDK, curl with several URLs) may keep one connection for all its
+        // requests; httplib's default closes it after 5.
+        m_server.set_keep_alive_max_count(100000);
         // Every method and path reaches the handler: it answers wrong methods and unknown paths
         // with 400 and a fault_message, as Firecracker does, never 404.
         auto serve = [this](httplib::Request const& request, httplib::Response& response) {
