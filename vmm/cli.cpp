@@ -312,7 +312,8 @@ ParsedCommandLine parse_command_line(int argc, char const* const* argv) {
         return exit_status::kUsage;
     };
     if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run")
-        return usage_error(fmt::format("unknown command '{}': the command is 'wisp run'", argv[1]));
+        return usage_error(fmt::format(
+            "unknown command '{}': the commands are 'wisp run' and 'wisp serve'", argv[1]));
     try {
         app.parse(argc, argv);
     } catch (CLI::CallForHelp const& e) {
