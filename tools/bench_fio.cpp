@@ -214,7 +214,7 @@ int main(int argc, char** argv) {
                 double const mb_s = dir_stats.value("bw_bytes", 0.0) / 1e6;
                 samples[name][vmm.name]["iops"].push_back(iops);
                 samples[name][vmm.name]["mb_s"].push_back(mb_s);
-                std::fprintf(stderr, "%-10s %-26s %9.0f IOPS %8.2f MB/s\n", vmm.name.c_str(),
+                std::fprintf(stderr, "%-13s %-26s %9.0f IOPS %8.2f MB/s\n", vmm.name.c_str(),
                              name.c_str(), iops, mb_s);
             }
         }
