@@ -96,7 +96,8 @@ bool valid_ipv4(std::string_view text) {
     return inet_pton(AF_INET, std::string(text).c_str(), &address) == 1;
 }
 
-// "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", QEMU's hostfwd= syntax.
+// "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT", QEMU's hostfwd= syntax; the short
+// "tcp:HOSTPORT-:GUESTPORT" (no host address field) is taken too.
 Result<HostForward> parse_hostfwd(std::string_view net, std::string_view value) {
     constexpr char const* kForm =
         "use hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT (or udp:), e.g. "
@@ -108,8 +109,9 @@ Result<HostForward> parse_hostfwd(std::string_view net, std::string_view value) 
     HostForward forward;
     auto const dash = value.find('-');
     if (dash == std::string_view::npos) return bad("no '-' between the host and the guest side");
-    auto const host = split(value.substr(0, dash), ':');
+    auto host = split(value.substr(0, dash), ':');
     auto const guest = split(value.substr(dash + 1), ':');
+    if (host.size() == 2) host.insert(host.begin() + 1, std::string_view{});  // tcp:PORT
     if (host.size() != 3) return bad("the host side is not PROTOCOL:[ADDRESS]:PORT");
     if (guest.size() != 2) return bad("the guest side is not [ADDRESS]:PORT");
     if (host[0] == "tcp" || host[0].empty()) {

@@ -3,6 +3,8 @@
 // network devices go among the virtio slots.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include <initializer_list>
 #include <string>
 #include <variant>
@@ -67,6 +69,13 @@ TEST_CASE("parse_net: user with QEMU's hostfwd syntax", "[cli][net]") {
     CHECK(net->forwards[2].host_address == "127.0.0.2");
     REQUIRE(net->mac.has_value());
     CHECK((*net->mac)[5] == 1);
+    // The short form, without the empty host-address field.
+    net = parse_net("user,hostfwd=tcp:8080-:80");
+    REQUIRE(net.has_value());
+    REQUIRE(net->forwards.size() == 1);
+    CHECK(net->forwards[0].host_address == "127.0.0.1");
+    CHECK(net->forwards[0].host_port == 8080);
+    CHECK(net->forwards[0].guest_port == 80);
 }
 
 TEST_CASE("parse_net: every malformed value is refused with a way to fix it", "[cli][net]") {
@@ -94,7 +103,8 @@ TEST_CASE("parse_net: every malformed value is refused with a way to fix it", "[
     CHECK_THAT(refusal("user,hostfwd=tcp::2222-:"), Catch::Contains("guest port"));
     CHECK_THAT(refusal("user,hostfwd=tcp::x-:22"), Catch::Contains("host port"));
     CHECK_THAT(refusal("user,hostfwd=sctp::2222-:22"), Catch::Contains("neither tcp nor udp"));
-    CHECK_THAT(refusal("user,hostfwd=tcp:2222-:22"), Catch::Contains("PROTOCOL:[ADDRESS]:PORT"));
+    CHECK_THAT(refusal("user,hostfwd=tcp:1:2:2222-:22"),
+               Catch::Contains("PROTOCOL:[ADDRESS]:PORT"));
     CHECK_THAT(refusal("user,hostfwd=tcp::2222:22"), Catch::Contains("no '-'"));
     CHECK_THAT(refusal("user,hostfwd=tcp:localhost:2222-:22"), Catch::Contains("IPv4"));
     CHECK_THAT(refusal("user,hostfwd=tcp::2222-10.0.2.16:22"), Catch::Contains("10.0.2.15"));
@@ -175,15 +185,20 @@ TEST_CASE("virtio: network devices count against the IRQ limit", "[virtio][vmm][
     CHECK(slots.error().kind() == ErrorKind::Usage);
 }
 
-TEST_CASE("open_nets: user-mode networking refuses cleanly while it is not built in",
+TEST_CASE("open_nets: user-mode networking without its helper program says where it looked",
           "[net]") {
+    char const* const saved = std::getenv("WISP_NET_USER");
+    std::string const before = saved != nullptr ? saved : "";
+    ::setenv("WISP_NET_USER", "/nonexistent/wisp-net-user", 1);
     MachineConfig config{.nets = {{NetKind::User}}};
     auto nets = open_nets(config);
-    if (nets.has_value()) {
-        SUCCEED("user-mode networking is built in");
-        return;
-    }
-    CHECK(nets.error().kind() == ErrorKind::Usage);
+    if (saved != nullptr)
+        ::setenv("WISP_NET_USER", before.c_str(), 1);
+    else
+        ::unsetenv("WISP_NET_USER");
+    REQUIRE_FALSE(nets.has_value());
+    CHECK(nets.error().kind() == ErrorKind::Host);
+    CHECK_THAT(nets.error().message(), Catch::Contains("/nonexistent/wisp-net-user"));
 }
 
 TEST_CASE("open_nets: a tap that does not exist is refused with how to create it", "[net]") {
