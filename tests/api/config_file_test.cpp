@@ -66,6 +66,8 @@ TEST_CASE("A Firecracker config file fills the one MachineConfig model", "[confi
     CHECK((*config.nets[0].mac)[2] == 0xAC);
     auto const& api = parsed->api;
     CHECK(api.drives[0].io_engine == "Async");
+    CHECK(config.disks[0].engine == DiskEngine::IoUring);  // Firecracker's Async engine
+    CHECK(config.disks[1].engine == DiskEngine::Sync);
     CHECK(api.drives[1].cache_type == "Writeback");
     CHECK(api.track_dirty_pages);
     REQUIRE(api.vsock.has_value());

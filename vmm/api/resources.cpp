@@ -143,7 +143,8 @@ Result<void> apply_drive(VmResources& resources, Json const& body, std::string c
         }
     }
     DiskConfig disk{.path = *path, .read_only = read_only,
-                    .id = drive.drive_id.substr(0, DiskConfig::kIdBytes)};
+                    .id = drive.drive_id.substr(0, DiskConfig::kIdBytes),
+                    .engine = drive.io_engine == "Async" ? DiskEngine::IoUring : DiskEngine::Sync};
     if (existing != drives.end()) {
         auto const index = static_cast<size_t>(existing - drives.begin());
         *existing = std::move(drive);

@@ -26,7 +26,7 @@ struct DriveSettings {
     bool is_root_device = false;
     std::optional<std::string> partuuid;
     std::string cache_type = "Unsafe";  // stored: wisp flushes when the guest asks
-    std::string io_engine = "Sync";     // stored until DiskConfig has an engine
+    std::string io_engine = "Sync";     // "Async" is DiskEngine::IoUring
 };
 
 struct LoggerSettings {
