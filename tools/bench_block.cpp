@@ -11,13 +11,7 @@
 // and the process's whole user + system time (getrusage of the child, wait4). The guest polls
 // the used ring, so its vCPU is busy throughout: that time is the guest's, not the VMM's.
 // Prints medians and ratios to wisp sync; writes the figures as JSON.
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -32,35 +26,12 @@
 
 #include "tools/bench_util.h"
 
-extern char** environ;
 
 namespace {
 
 using bench::median;
-using bench::now_ns;
 
-/// CPU seconds of a process so far: user + system, and the part of user that was guest time.
-struct CpuSample {
-    double host = 0;  // utime + stime - guest_time
-    bool ok = false;
-};
-
-CpuSample cpu_of(pid_t pid) {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto const close = text.rfind(')');
-    if (close == std::string::npos) return {};
-    std::istringstream fields(text.substr(close + 2));
-    std::vector<std::string> f;
-    for (std::string word; fields >> word;) f.push_back(word);
-    // After "pid (comm) ": field 3 is f[0]; utime 14, stime 15, guest_time 43.
-    if (f.size() < 41) return {};
-    double const tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-    double const utime = std::stod(f[14 - 3]) / tick;
-    double const stime = std::stod(f[15 - 3]) / tick;
-    double const guest = std::stod(f[43 - 3]) / tick;
-    return {utime + stime - guest, true};
-}
+using bench::CpuSample;
 
 struct Marker {
     std::string text;
@@ -76,58 +47,24 @@ struct Run {
     std::string output;
 };
 
+// Runs argv with its output captured; at the first output containing each marker, records the
+// time and the process's host CPU time.
 Run run_once(std::vector<std::string> const& argv, std::vector<std::string> const& markers,
              int timeout_s) {
     Run run;
     for (auto const& m : markers) run.markers.push_back({m});
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return run;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    std::vector<char*> args;
-    for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int64_t const start = now_ns();
-    int const spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (spawned != 0) {
-        close(fds[0]);
-        run.output = fmt::format("cannot start {}", argv[0]);
-        return run;
-    }
-    int64_t const deadline = start + int64_t{timeout_s} * 1'000'000'000;
-    char buffer[4096];
-    for (;;) {
-        int64_t const left_ms = (deadline - now_ns()) / 1'000'000;
-        if (left_ms <= 0) {
-            kill(pid, SIGKILL);
-            run.output += "\n[killed: timeout]\n";
-            break;
-        }
-        pollfd p{fds[0], POLLIN, 0};
-        if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000))) <= 0) continue;
-        ssize_t const n = read(fds[0], buffer, sizeof buffer);
-        if (n <= 0) break;
-        run.output.append(buffer, static_cast<size_t>(n));
-        for (Marker& m : run.markers) {
-            if (m.seen || run.output.find(m.text) == std::string::npos) continue;
-            m.seen = true;
-            m.at_s = (now_ns() - start) / 1e9;
-            m.cpu = cpu_of(pid);
-        }
-    }
-    close(fds[0]);
-    int wstatus = 0;
-    rusage usage{};
-    wait4(pid, &wstatus, 0, &usage);
-    run.rusage_cpu_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
-                       usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-    run.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    auto const captured = bench::run_captured(
+        argv, timeout_s, [&](pid_t pid, std::string const& output, double elapsed_s) {
+            for (Marker& m : run.markers) {
+                if (m.seen || output.find(m.text) == std::string::npos) continue;
+                m.seen = true;
+                m.at_s = elapsed_s;
+                m.cpu = bench::cpu_of(pid);
+            }
+        });
+    run.status = captured.status;
+    run.rusage_cpu_s = captured.rusage_cpu_s;
+    run.output = captured.output;
     return run;
 }
 

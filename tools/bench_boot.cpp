@@ -5,11 +5,6 @@
 //   exec -> exit          the guest runs `true` and its /init ends the VM through the exit
 //                         device at port 0xf4 (QEMU: isa-debug-exit at the same port).
 // Prints medians and wisp/QEMU ratios; writes the figures as JSON.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,12 +22,10 @@
 
 #include "tools/bench_util.h"
 
-extern char** environ;
 
 namespace {
 
 using bench::median;
-using bench::now_ns;
 
 struct Run {
     int status = -1;
@@ -41,52 +34,17 @@ struct Run {
     std::string output;
 };
 
-// Spawns argv with stdin /dev/null and stdout+stderr on a pipe; timestamps the first line
-// containing `marker`; kills the process after timeout_s.
+// Runs argv with its output captured; timestamps the first output containing `marker`.
 Run run_once(std::vector<std::string> const& argv, std::string const& marker, int timeout_s) {
     Run run;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return run;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    std::vector<char*> args;
-    for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int64_t const start = now_ns();
-    int const spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (spawned != 0) {
-        close(fds[0]);
-        run.output = fmt::format("cannot start {}", argv[0]);
-        return run;
-    }
-    int64_t const deadline = start + int64_t{timeout_s} * 1'000'000'000;
-    char buffer[4096];
-    for (;;) {
-        int64_t const left_ms = (deadline - now_ns()) / 1'000'000;
-        if (left_ms <= 0) {
-            kill(pid, SIGKILL);
-            run.output += "\n[killed: timeout]\n";
-            break;
-        }
-        pollfd p{fds[0], POLLIN, 0};
-        if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000))) <= 0) continue;
-        ssize_t const n = read(fds[0], buffer, sizeof buffer);
-        if (n <= 0) break;
-        run.output.append(buffer, static_cast<size_t>(n));
-        if (!run.marker_ms && run.output.find(marker) != std::string::npos)
-            run.marker_ms = (now_ns() - start) / 1e6;
-    }
-    close(fds[0]);
-    int wstatus = 0;
-    waitpid(pid, &wstatus, 0);
-    run.exit_ms = (now_ns() - start) / 1e6;
-    run.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+    auto const captured = bench::run_captured(
+        argv, timeout_s, [&](pid_t, std::string const& output, double elapsed_s) {
+            if (!run.marker_ms && output.find(marker) != std::string::npos)
+                run.marker_ms = elapsed_s * 1e3;
+        });
+    run.status = captured.status;
+    run.exit_ms = captured.exit_s * 1e3;
+    run.output = captured.output;
     return run;
 }
 

@@ -7,11 +7,6 @@
 // for a fixed time, and prints fio's JSON report on the console between markers. Per VMM and
 // job: IOPS and MB/s (10^6 bytes) as fio measured them inside the guest. Prints medians over
 // the runs with ratios to QEMU; writes the figures as JSON.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -25,62 +20,10 @@
 
 #include "tools/bench_util.h"
 
-extern char** environ;
 
 namespace {
 
 using bench::median;
-using bench::now_ns;
-
-struct Run {
-    int status = -1;
-    std::string output;
-};
-
-// Spawns argv with stdin /dev/null and stdout+stderr on a pipe; kills it after timeout_s.
-Run run_once(std::vector<std::string> const& argv, int timeout_s) {
-    Run run;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return run;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-    std::vector<char*> args;
-    for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    pid_t pid = 0;
-    int64_t const start = now_ns();
-    int const spawned = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (spawned != 0) {
-        close(fds[0]);
-        run.output = fmt::format("cannot start {}", argv[0]);
-        return run;
-    }
-    int64_t const deadline = start + int64_t{timeout_s} * 1'000'000'000;
-    char buffer[4096];
-    for (;;) {
-        int64_t const left_ms = (deadline - now_ns()) / 1'000'000;
-        if (left_ms <= 0) {
-            kill(pid, SIGKILL);
-            run.output += "\n[killed: timeout]\n";
-            break;
-        }
-        pollfd p{fds[0], POLLIN, 0};
-        if (poll(&p, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000))) <= 0) continue;
-        ssize_t const n = read(fds[0], buffer, sizeof buffer);
-        if (n <= 0) break;
-        run.output.append(buffer, static_cast<size_t>(n));
-    }
-    close(fds[0]);
-    int wstatus = 0;
-    waitpid(pid, &wstatus, 0);
-    run.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-    return run;
-}
 
 // fio's JSON report from the console output (between the markers, carriage returns removed).
 std::optional<nlohmann::json> fio_report(std::string const& output) {
@@ -189,7 +132,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::string> problems;
     for (int i = 0; i < runs; ++i) {
         for (Vmm const& vmm : vmms) {
-            Run const r = run_once(vmm.argv, timeout_s);
+            bench::Run const r = bench::run_captured(vmm.argv, timeout_s);
             auto const report = fio_report(r.output);
             if (r.status != vmm.ok || !report) {
                 problems[vmm.name] = fmt::format("status {} (expected {}), report {}; output:\n{}",
