@@ -139,6 +139,22 @@ Frame tcp_frame(TcpSegment const& s) {
     return f;
 }
 
+Frame udp_frame(UdpDatagram const& d) {
+    constexpr size_t kUdp = 8;
+    size_t const length = kUdp + d.payload.size();
+    Frame f = ethernet(d.dst_mac, d.src_mac, kEtherIpv4, kEth + kIp + length);
+    size_t const u = kEth + kIp;
+    put16(f, u, d.src_port);
+    put16(f, u + 2, d.dst_port);
+    put16(f, u + 4, static_cast<uint16_t>(length));
+    std::copy(d.payload.begin(), d.payload.end(), f.begin() + static_cast<long>(u + kUdp));
+    uint16_t const sum = internet_checksum(std::span(f).subspan(u, length),
+                                           pseudo_sum(d.src_ip, d.dst_ip, 17, length));
+    put16(f, u + 6, sum == 0 ? 0xffff : sum);  // 0 would mean "no checksum"
+    ipv4_header(f, 17, d.src_ip, d.dst_ip, length);
+    return f;
+}
+
 std::optional<Arp> parse_arp(Frame const& f) {
     if (f.size() < kEth + 28 || get16(f, 12) != kEtherArp) return {};
     return Arp{.op = get16(f, 20), .sender_mac = get_mac(f, 22), .target_mac = get_mac(f, 32),
@@ -185,7 +201,31 @@ std::optional<TcpSegment> parse_tcp(Frame const& f) {
                  .window = get16(f, t + 14)};
     s.payload.assign(f.begin() + static_cast<long>(t + header),
                      f.begin() + static_cast<long>(t + length));
+    for (size_t o = t + 20; o < t + header;) {  // options: kind, length, value
+        uint8_t const kind = f[o];
+        if (kind == 0) break;
+        if (kind == 1) {
+            ++o;
+            continue;
+        }
+        if (o + 1 >= t + header || f[o + 1] < 2 || o + f[o + 1] > t + header) break;
+        if (kind == 2 && f[o + 1] == 4) s.mss = get16(f, o + 2);
+        o += f[o + 1];
+    }
     return s;
+}
+
+std::optional<UdpDatagram> parse_udp(Frame const& f) {
+    auto payload = ipv4_payload(f, 17);
+    if (!payload) return {};
+    auto [u, length] = *payload;
+    if (length < 8 || get16(f, u + 4) < 8 || get16(f, u + 4) > length) return {};
+    UdpDatagram d{.src_mac = get_mac(f, 6), .dst_mac = get_mac(f, 0),
+                  .src_ip = get32(f, kEth + 12), .dst_ip = get32(f, kEth + 16),
+                  .src_port = get16(f, u), .dst_port = get16(f, u + 2)};
+    d.payload.assign(f.begin() + static_cast<long>(u + 8),
+                     f.begin() + static_cast<long>(u + get16(f, u + 4)));
+    return d;
 }
 
 }  // namespace vmm::test

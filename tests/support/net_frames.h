@@ -42,10 +42,20 @@ struct TcpSegment {
     uint8_t flags = 0;  // kTcp*
     uint16_t window = 0;
     std::vector<uint8_t> payload;
+    uint16_t mss = 0;  // the MSS option when parsed from a segment that carries one, else 0
 };
 inline constexpr uint8_t kTcpFin = 0x01, kTcpSyn = 0x02, kTcpRst = 0x04, kTcpPsh = 0x08,
                          kTcpAck = 0x10;
 Frame tcp_frame(TcpSegment const& segment);
+
+struct UdpDatagram {
+    Mac src_mac{}, dst_mac{};
+    uint32_t src_ip = 0, dst_ip = 0;
+    uint16_t src_port = 0, dst_port = 0;
+    std::vector<uint8_t> payload;
+};
+/// A UDP datagram in an IPv4 frame, with its checksum.
+Frame udp_frame(UdpDatagram const& datagram);
 
 struct Arp {
     uint16_t op = 0;  // 1 request, 2 reply
@@ -66,7 +76,10 @@ struct DhcpReply {
 /// A BOOTP reply from port 67 to port 68, else nullopt.
 std::optional<DhcpReply> parse_dhcp_reply(Frame const& frame);
 
-/// A TCP segment in an IPv4 frame (header options skipped), else nullopt.
+/// A TCP segment in an IPv4 frame (of the header options, only the MSS is read), else nullopt.
 std::optional<TcpSegment> parse_tcp(Frame const& frame);
+
+/// A UDP datagram in an IPv4 frame, else nullopt.
+std::optional<UdpDatagram> parse_udp(Frame const& frame);
 
 }  // namespace vmm::test

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 
 #include "netuser/protocol.h"
 #include "tests/support/net_frames.h"
+#include "tests/support/temp_file.h"
 #include "vmm/user_net.h"
 
 using namespace vmm;
@@ -140,6 +142,52 @@ private:
 HostForward tcp_forward(uint16_t host_port, uint16_t guest_port) {
     return HostForward{.protocol = HostForward::Protocol::Tcp, .host_port = host_port,
                        .guest_port = guest_port};
+}
+
+HostForward udp_forward(uint16_t host_port, uint16_t guest_port) {
+    return HostForward{.protocol = HostForward::Protocol::Udp, .host_port = host_port,
+                       .guest_port = guest_port};
+}
+
+// A UDP socket bound to address:port (port 0: the kernel picks one).
+UniqueFd udp_socket(uint32_t address = INADDR_LOOPBACK, uint16_t port = 0) {
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    REQUIRE(fd);
+    sockaddr_in bound{.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = {htonl(address)}};
+    INFO("bind: " << std::strerror(errno));
+    REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&bound), sizeof bound) == 0);
+    return fd;
+}
+
+uint16_t port_of(int fd) {
+    sockaddr_in address{};
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    return ntohs(address.sin_port);
+}
+
+std::vector<uint8_t> bytes_of(std::string const& text) { return {text.begin(), text.end()}; }
+
+// The next datagram on fd within the timeout, with its sender.
+std::optional<std::pair<std::string, sockaddr_in>> receive_datagram(int fd) {
+    if (!readable(fd, 10s)) return std::nullopt;
+    char buffer[2048];
+    sockaddr_in from{};
+    socklen_t length = sizeof from;
+    ssize_t const n = ::recvfrom(fd, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&from),
+                                 &length);
+    if (n < 0) return std::nullopt;
+    return std::pair{std::string(buffer, static_cast<size_t>(n)), from};
+}
+
+// Waits for a UDP datagram the helper sends to the guest's port.
+std::optional<UdpDatagram> wait_for_udp(Wire& wire, uint16_t guest_port) {
+    auto frame = wire.wait_for([guest_port](Frame const& f) {
+        auto udp = parse_udp(f);
+        return udp && udp->dst_port == guest_port;
+    });
+    if (!frame) return std::nullopt;
+    return parse_udp(*frame);
 }
 
 }  // namespace
@@ -268,6 +316,141 @@ TEST_CASE("user network: the guest reaches a host service on 127.0.0.1 through 1
     auto tcp = *parse_tcp(*syn_ack);
     CHECK(tcp.flags == (kTcpSyn | kTcpAck));
     CHECK(tcp.ack == 8);
+}
+
+TEST_CASE("user network: a UDP hostfwd carries a datagram to the guest's port and its answer "
+          "back") {
+    uint16_t const port = free_port(SOCK_DGRAM);
+    NetConfig config;
+    config.forwards.push_back(udp_forward(port, 5353));
+    Wire wire(config);
+    CHECK(wire.discover().yiaddr == kGuestIp);
+
+    UniqueFd client = udp_socket();
+    sockaddr_in forward{.sin_family = AF_INET, .sin_port = htons(port),
+                        .sin_addr = {htonl(INADDR_LOOPBACK)}};
+    std::string const question = "datagram from the host";
+    REQUIRE(::sendto(client.get(), question.data(), question.size(), 0,
+                     reinterpret_cast<sockaddr*>(&forward), sizeof forward) ==
+            static_cast<ssize_t>(question.size()));
+    auto in = wait_for_udp(wire, 5353);
+    REQUIRE(in);
+    CHECK(in->dst_ip == kGuestIp);
+    CHECK(in->dst_mac == kGuestMac);
+    CHECK(std::string(in->payload.begin(), in->payload.end()) == question);
+
+    std::string const answer = "datagram from the guest";
+    wire.send(udp_frame(UdpDatagram{.src_mac = kGuestMac, .dst_mac = in->src_mac,
+                                    .src_ip = kGuestIp, .dst_ip = in->src_ip, .src_port = 5353,
+                                    .dst_port = in->src_port, .payload = bytes_of(answer)}));
+    auto back = receive_datagram(client.get());
+    REQUIRE(back);
+    CHECK(back->first == answer);
+    CHECK(ntohs(back->second.sin_port) == port);
+}
+
+TEST_CASE("user network: the guest's UDP datagram to 10.0.2.2 reaches a host socket on "
+          "127.0.0.1, and the answer comes back") {
+    UniqueFd server = udp_socket();
+    uint16_t const port = port_of(server.get());
+    Wire wire;
+    CHECK(wire.discover().yiaddr == kGuestIp);
+    std::string const question = "outbound datagram";
+    wire.send(udp_frame(UdpDatagram{.src_mac = kGuestMac, .dst_mac = kGatewayMac,
+                                    .src_ip = kGuestIp, .dst_ip = kGatewayIp, .src_port = 40001,
+                                    .dst_port = port, .payload = bytes_of(question)}));
+    auto got = receive_datagram(server.get());
+    REQUIRE(got);
+    CHECK(got->first == question);
+
+    std::string const answer = "answer from the host";
+    REQUIRE(::sendto(server.get(), answer.data(), answer.size(), 0,
+                     reinterpret_cast<sockaddr*>(&got->second), sizeof got->second) ==
+            static_cast<ssize_t>(answer.size()));
+    auto back = wait_for_udp(wire, 40001);
+    REQUIRE(back);
+    CHECK(back->src_ip == kGatewayIp);
+    CHECK(back->src_port == port);
+    CHECK(back->dst_ip == kGuestIp);
+    CHECK(std::string(back->payload.begin(), back->payload.end()) == answer);
+}
+
+TEST_CASE("user network: mtu= sets the TCP MSS libslirp announces to the guest") {
+    auto const mss_of_forwarded_syn = [](uint16_t mtu) -> uint16_t {
+        uint16_t const port = free_port();
+        NetConfig config;
+        config.mtu = mtu;
+        config.forwards.push_back(tcp_forward(port, 80));
+        Wire wire(config);
+        CHECK(wire.discover().yiaddr == kGuestIp);
+        UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in address{.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr = {htonl(INADDR_LOOPBACK)}};
+        REQUIRE(::connect(client.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) ==
+                0);
+        auto syn = wire.wait_for([](Frame const& f) {
+            auto tcp = parse_tcp(f);
+            return tcp && tcp->dst_port == 80 && (tcp->flags & kTcpSyn);
+        });
+        REQUIRE(syn);
+        return parse_tcp(*syn)->mss;
+    };
+    CHECK(mss_of_forwarded_syn(0) == 1460);  // the default MTU, 1500
+    CHECK(mss_of_forwarded_syn(1400) == 1360);
+    CHECK(mss_of_forwarded_syn(9000) == 8960);
+}
+
+// libslirp sends what the guest asks of 10.0.2.3:53 to the first nameserver of the host's
+// /etc/resolv.conf. The test points that at a server of its own: the helper runs in a mount
+// namespace (unshare) where a file of the test's is bind-mounted over /etc/resolv.conf, and
+// the test answers on 127.0.0.53:53 (an address of the loopback network). Both need root.
+TEST_CASE("user network: DNS to 10.0.2.3 is forwarded to the host's nameserver and the answer "
+          "comes back from 10.0.2.3") {
+    if (::geteuid() != 0) {
+        std::printf("SKIPPED: making a mount namespace and binding port 53 need root\n");
+        std::fflush(stdout);
+        std::_Exit(77);
+    }
+    constexpr uint32_t kNameserver = ipv4(127, 0, 0, 53);
+    UniqueFd nameserver = udp_socket(kNameserver, 53);
+    TempDir dir;
+    std::string const resolv = dir.write("resolv.conf", "nameserver 127.0.0.53\n");
+    std::string const wrapper = dir.write(
+        "helper",
+        fmt::format("#!/bin/sh\n"
+                    "exec unshare --mount --propagation private /bin/sh -c "
+                    "'mount --bind \"$1\" /etc/resolv.conf && shift && exec \"$@\"' sh {} {} \"$@\"\n",
+                    resolv, WISP_NET_USER_BINARY));
+    REQUIRE(::chmod(wrapper.c_str(), 0755) == 0);
+    setenv("WISP_NET_USER", wrapper.c_str(), 1);
+    struct Restore {
+        ~Restore() { setenv("WISP_NET_USER", WISP_NET_USER_BINARY, 1); }
+    } restore;
+
+    Wire wire;
+    DhcpReply const offer = wire.discover();
+    CHECK(offer.dns == kDnsIp);
+    // A query for example.org's A record (RFC 1035 layout); the server answers with its own bytes.
+    std::vector<uint8_t> const query{0x12, 0x34, 1,   0,   0, 1, 0,   0,   0, 0, 0, 0,
+                                     7,    'e',  'x', 'a', 'm', 'p', 'l', 'e', 3, 'o', 'r', 'g',
+                                     0,    0,    1,   0,   1};
+    wire.send(udp_frame(UdpDatagram{.src_mac = kGuestMac, .dst_mac = kGatewayMac,
+                                    .src_ip = kGuestIp, .dst_ip = kDnsIp, .src_port = 33333,
+                                    .dst_port = 53, .payload = query}));
+    auto asked = receive_datagram(nameserver.get());
+    REQUIRE(asked);
+    CHECK(std::vector<uint8_t>(asked->first.begin(), asked->first.end()) == query);
+    std::vector<uint8_t> response = query;
+    response[2] = 0x81;  // a response, recursion desired
+    response[3] = 0x80;  // recursion available, no error
+    REQUIRE(::sendto(nameserver.get(), response.data(), response.size(), 0,
+                     reinterpret_cast<sockaddr*>(&asked->second), sizeof asked->second) ==
+            static_cast<ssize_t>(response.size()));
+    auto answer = wait_for_udp(wire, 33333);
+    REQUIRE(answer);
+    CHECK(answer->src_ip == kDnsIp);
+    CHECK(answer->src_port == 53);
+    CHECK(answer->payload == response);
 }
 
 TEST_CASE("user network: a hostfwd port already in use is a usage error naming the port") {
