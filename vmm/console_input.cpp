@@ -41,7 +41,10 @@ Result<std::unique_ptr<ConsoleInput>> ConsoleInput::create(EventLoop& loop, int 
         self->m_space.consume();
         self->flush();
     }));
-    auto added = loop.add(fd, EPOLLIN, [self](uint32_t) { self->on_readable(); });
+    // Served while the machine is paused too, so that Ctrl-A x still ends it; what is typed
+    // meanwhile waits for the resume (on_readable).
+    auto added = loop.add(fd, EPOLLIN, [self](uint32_t) { self->on_readable(); },
+                          EventLoop::WhilePaused::Serve);
     if (added) {
         self->m_registered = true;
     } else if (added.error().code() == std::errc::operation_not_permitted) {
@@ -92,6 +95,14 @@ void ConsoleInput::on_readable() {
     }
     if (m_escape.filter(std::span(buffer, static_cast<size_t>(n)), m_pending)) {
         if (m_on_quit) m_on_quit();
+        return;
+    }
+    if (m_loop.paused()) {
+        // The guest's devices must not change while paused: hold the bytes, and have the
+        // space eventfd (deferred until the resume) deliver them then. Past kMaxHeldWhilePaused
+        // stdin is not read until then.
+        m_space.signal();
+        set_reading(m_pending.size() < kMaxHeldWhilePaused);
         return;
     }
     flush();

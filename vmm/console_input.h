@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // ConsoleInput: host stdin -> the guest's serial port, on the event loop. Handles the escape
 // sequence (Ctrl-A x ends the VM, Ctrl-A Ctrl-A sends one Ctrl-A) and back-pressure: when the
-// UART's FIFO is full, stdin is not read until the guest drains it.
+// UART's FIFO is full, stdin is not read until the guest drains it. While the event loop is
+// paused, stdin is still read (so the escape works) and the rest is held until the resume.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,7 @@ private:
         : m_loop(loop), m_fd(fd), m_sink(std::move(sink)), m_on_quit(std::move(on_quit)),
           m_space(std::move(space)) {}
     static constexpr size_t kMaxFileInput = 1 << 20;
+    static constexpr size_t kMaxHeldWhilePaused = 4096;
     void on_readable();
     void read_regular_file();
     void flush();
