@@ -10,7 +10,8 @@
 //   VMM CPU s/GB     the VMM process's user + system time between the two lines, less the time
 //                    its vCPU spent running the guest (/proc/PID/stat utime + stime -
 //                    guest_time, all threads), over the gigabytes (10^9 bytes) received.
-// Prints medians over the runs with wisp/QEMU ratios; writes the figures as JSON.
+// Prints medians over the runs with wisp/QEMU ratios; writes them as JSON with every run's
+// figures (also the bytes, the seconds between the markers and the VMM CPU seconds in them).
 #include <fmt/format.h>
 #include <signal.h>
 #include <spawn.h>
@@ -213,7 +214,12 @@ int main(int argc, char** argv) {
     std::map<std::string, std::map<std::string, std::vector<double>>> samples;
     std::map<std::string, std::string> problems;
     for (int i = 0; i < runs; ++i) {
-        for (Vmm const& vmm : vmms) {
+        // Every other run starts with the other VMM, so neither always goes first.
+        std::vector<Vmm const*> order;
+        for (Vmm const& vmm : vmms) order.push_back(&vmm);
+        if (i % 2 == 1) std::ranges::reverse(order);
+        for (Vmm const* each : order) {
+            Vmm const& vmm = *each;
             std::fprintf(stderr, "run %d/%d: %s\n", i + 1, runs, vmm.name.c_str());
             IperfServer server(iperf3, server_ip);
             usleep(300'000);
@@ -246,6 +252,8 @@ int main(int argc, char** argv) {
                 s[dir + " mbit_s"].push_back(bps / 1e6);
                 s[dir + " cpu_s_per_gb"].push_back(cpu_s / (bytes / 1e9));
                 s[dir + " bytes"].push_back(bytes);
+                s[dir + " window_s"].push_back(e.at_s - b.at_s);
+                s[dir + " cpu_s"].push_back(cpu_s);
                 std::fprintf(stderr, "%-5s %-14s %9.1f Mbit/s  %8.1f MB  VMM CPU %6.2f s, %7.2f s/GB\n",
                              vmm.name.c_str(), dir.c_str(), bps / 1e6, bytes / 1e6, cpu_s,
                              cpu_s / (bytes / 1e9));
@@ -285,6 +293,8 @@ int main(int argc, char** argv) {
         }
         std::printf("\n");
     }
+    for (auto const& [who, metrics] : samples)
+        for (auto const& [key, values] : metrics) result["samples"][who][key] = values;
     for (auto const& [who, problem] : problems) {
         std::printf("%s: last failure: %s\n", who.c_str(), problem.c_str());
         result["problems"][who] = problem;
