@@ -109,7 +109,7 @@ public:
     IperfServer& operator=(IperfServer const&) = delete;
     ~IperfServer() {
         if (pid_ <= 0) return;
-        kill(pid_, SIGTERM);
+        kill(pid_, SIGKILL);  // it has nothing to save, and must not hold the next run up
         waitpid(pid_, nullptr, 0);
     }
     // Still running (it quits at once when it cannot bind the address).
