@@ -293,6 +293,14 @@ int main(int argc, char** argv) {
         }
         std::printf("\n");
     }
+    // A run counts when both directions gave figures and the VMM ended as expected.
+    std::printf("%-32s", "runs completed");
+    for (Vmm const& vmm : vmms) {
+        auto const done = samples[vmm.name]["rusage_cpu_s"].size();
+        result["results"][vmm.name]["runs_completed"] = done;
+        std::printf(" %18s", fmt::format("{} of {}", done, runs).c_str());
+    }
+    std::printf("\n");
     for (auto const& [who, metrics] : samples)
         for (auto const& [key, values] : metrics) result["samples"][who][key] = values;
     for (auto const& [who, problem] : problems) {
