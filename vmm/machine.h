@@ -150,6 +150,7 @@ private:
     std::unique_ptr<kvm::pvm::PvmQuirks> m_pvm_quirks;  // the pvm host profile only
     HaltWatch m_halt_watch;
     UniqueFd m_kick_timer;
+    std::vector<std::chrono::nanoseconds> m_kick_cpu;  // each vCPU thread's CPU time at the last tick
     std::shared_ptr<devices::I8042> m_keyboard;
     std::vector<MachineVirtio> m_virtio;
     bool m_paused = false;

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <array>
@@ -66,6 +67,15 @@ void VcpuThread::stop_and_join() {
 void VcpuThread::kick(uint64_t round) {
     m_kick_round.store(round, std::memory_order_release);
     if (m_thread.joinable()) ::pthread_kill(m_thread.native_handle(), kick_signal());
+}
+
+std::optional<std::chrono::nanoseconds> VcpuThread::cpu_time() {
+    if (!m_thread.joinable()) return std::nullopt;
+    clockid_t clock{};
+    if (::pthread_getcpuclockid(m_thread.native_handle(), &clock) != 0) return std::nullopt;
+    timespec used{};
+    if (::clock_gettime(clock, &used) != 0) return std::nullopt;
+    return std::chrono::seconds(used.tv_sec) + std::chrono::nanoseconds(used.tv_nsec);
 }
 
 void VcpuThread::request_pause() {

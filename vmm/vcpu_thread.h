@@ -4,9 +4,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "vmm/base/bus.h"
@@ -73,6 +75,9 @@ public:
     /// with the pvm profile, completes a hypercall it spins on). A kick whose signal arrives outside
     /// KVM_RUN waits for the next interrupted one. For the thread that calls stop_and_join().
     void kick(uint64_t round);
+    /// CPU time the thread has used so far (guest code and KVM included); nullopt before it
+    /// starts or once it has ended. For the thread that calls stop_and_join().
+    std::optional<std::chrono::nanoseconds> cpu_time();
     kvm::Vcpu& vcpu() { return m_vcpu; }
     VcpuExitCounters const& counters() const { return m_counters; }
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -62,6 +63,22 @@ TEST_CASE("Pause stops a spinning guest, resume continues it, Ctrl-Alt-Del reach
         uint64_t calls = 0;
         while (spins(*host) < first + 20 && calls < 10'000'000) ++calls;
         if (!check(calls < 10'000'000, "the guest spins while running")) return log;
+
+        // A running vCPU is not kicked out of KVM_RUN by the halt watch's 200 ms timer: over a
+        // second of spinning (five ticks) it leaves KVM_RUN for a signal at most once (the
+        // first tick, if the thread had used little CPU by then).
+        auto const interrupted = [&host] {
+            return nlohmann::json::parse(host->metrics_json())["vcpu"]["exit_interrupted"]
+                .get<uint64_t>();
+        };
+        uint64_t const interrupted_before = interrupted();
+        auto const second_from_now = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        uint64_t const spins_before = spins(*host);
+        while (std::chrono::steady_clock::now() < second_from_now) (void)spins(*host);
+        check(spins(*host) > spins_before, "the guest spun during that second");
+        check(interrupted() <= interrupted_before + 1,
+              "a spinning vCPU is not kicked (" + std::to_string(interrupted() - interrupted_before) +
+                  " signal exits in a second)");
 
         auto const paused = host->pause();
         check(paused.has_value(), "pause");
